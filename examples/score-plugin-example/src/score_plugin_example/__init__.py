@@ -1,0 +1,1 @@
+"""Example score plugin: the template third parties copy."""

