@@ -35,7 +35,7 @@ def site(tmp_path, monkeypatch):
 def test_example_plugin_is_discovered_through_its_entry_point():
     registry = load_registry()
     assert registry.encoders.get("color-stats").spec.feature_size == 17
-    assert registry.decoders.owner("arpeggio").startswith("score-plugin-example")
+    assert registry.decoders.owner("arpeggio").distribution == "score-plugin-example"
     names = {p.name: p for p in registry.plugins}
     assert names["example"].registered == {"encoders": ["color-stats"], "decoders": ["arpeggio"]}
     assert names["example"].version == "0.1.0"

@@ -33,7 +33,7 @@ class ColorStatsEncoder:
     """Features: brightness mean/std, saturation mean/std, 12-bin hue histogram, motion energy.
 
     The hue histogram is weighted by saturation, so greys do not count as red. Motion energy is the mean
-    absolute brightness change from the previous frame this encoder saw (0 for a video's first frame).
+    absolute RGB change from the previous frame this encoder saw (0 for a video's first frame).
     """
 
     def __init__(self, spec: EncoderSpec) -> None:
@@ -56,8 +56,9 @@ class ColorStatsEncoder:
         for row in range(count):
             histogram = np.bincount(bins[row], weights=weights[row], minlength=HUE_BINS)
             features[row, 4 : 4 + HUE_BINS] = histogram / max(weights[row].size, 1)
+        rgb = frames.astype(np.float32) / 255.0
         for row in range(count):
-            current = value[row]
+            current = rgb[row]
             if self._previous is not None:
                 features[row, 4 + HUE_BINS] = float(np.abs(current - self._previous).mean())
             self._previous = current

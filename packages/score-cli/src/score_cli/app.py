@@ -137,7 +137,7 @@ def encoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on
             "input": f"{r.spec.input_size[0]}x{r.spec.input_size[1]} {r.spec.resize}",
             "weights": r.weights.name if r.weights else "none",
             "license": r.weights.license if r.weights else "-",
-            "plugin": registry.encoders.owner(r.name),
+            "plugin": str(registry.encoders.owner(r.name)),
             "description": r.description,
         }
         for r in registry.encoders.all()
@@ -156,7 +156,7 @@ def decoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on
             "segment_bars": r.latent_spec.bars_per_segment,
             "weights": r.weights.name if r.weights else "none",
             "license": r.weights.license if r.weights else "-",
-            "plugin": registry.decoders.owner(r.name),
+            "plugin": str(registry.decoders.owner(r.name)),
             "description": r.description,
         }
         for r in registry.decoders.all()

@@ -29,6 +29,9 @@ from score_core.registrations import (
 )
 from score_core.registry import Registry
 
+MAX_FRAME_SIDE = 8192
+"""Largest width or height accepted: 8K UHD fits; beyond it one decoded frame alone takes hundreds of MB."""
+
 Progress = Callable[[str, float, float], None]
 """progress(stage, done, total): called as a run advances; units are seconds of video for "encode"."""
 
@@ -174,7 +177,7 @@ class Pipeline:
             rows.append(features.astype(np.float32, copy=False))
         if not rows:
             raise ScoreError(str(video), "no frames could be sampled")
-        version = _distribution_version(self.registry.encoders.owner(self.encoder_name))
+        version = self.registry.encoders.owner(self.encoder_name).version
         try:
             track = FeatureTrack(
                 times=np.concatenate(times), values=np.concatenate(rows), encoder=self.encoder_name,
@@ -209,8 +212,9 @@ class Pipeline:
             owner = catalogue.owner(registration.name)
             return {
                 "name": registration.name,
-                "plugin": owner,
-                "version": _distribution_version(owner),
+                "plugin": owner.plugin,
+                "distribution": owner.distribution,
+                "version": owner.version,
                 **(built.provenance() if built is not None else {}),
             }
 
@@ -220,14 +224,6 @@ class Pipeline:
             "bridge": stage(self.bridge_registration, self.registry.bridges, self.bridge),
             "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
         }
-
-
-def _distribution_version(owner: str) -> str:
-    distribution = owner.split(" (plugin")[0]
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def trim_score(score: Score, duration: float) -> Score:
@@ -301,6 +297,10 @@ def run(
     targets = output_targets(pipeline.registry, video, output_dir, options)
     _refuse_clobbering(video, targets, options.overwrite)
     info = probe(video)
+    if max(info.width, info.height) > MAX_FRAME_SIDE:
+        raise ScoreError(
+            str(video), f"resolution {info.width}x{info.height} is above the limit of {MAX_FRAME_SIDE} pixels a side"
+        )
     segment = pipeline.decoder_registration.latent_spec.segment_seconds(options.tempo_bpm)
     if info.duration < segment:
         raise ScoreError(

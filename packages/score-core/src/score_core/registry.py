@@ -51,16 +51,28 @@ class PluginFailure:
     reason: str
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The plugin (entry-point name) and distribution a registration came from."""
+
+    plugin: str
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution} (plugin '{self.plugin}')"
+
+
 class Catalogue(Generic[R]):
     """Registrations of one kind, by name and alias, remembering which plugin gave each."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._by_name: dict[str, R] = {}
-        self._owner: dict[str, str] = {}
+        self._owner: dict[str, Origin] = {}
         self._aliases: dict[str, str] = {}
 
-    def add(self, registration: R, owner: str) -> None:
+    def add(self, registration: R, owner: Origin) -> None:
         for key in (registration.name, *registration.aliases):
             clash = self._by_name.get(key) or self._by_name.get(self._aliases.get(key, ""))
             if clash is not None:
@@ -82,7 +94,7 @@ class Catalogue(Generic[R]):
             raise PluginError(f"{self.kind} '{name}'", f"no such {self.kind} installed; {hint}")
         return registration
 
-    def owner(self, name: str) -> str:
+    def owner(self, name: str) -> Origin:
         return self._owner[self.get(name).name]
 
     def all(self) -> list[R]:
@@ -151,7 +163,7 @@ class Registry:
                 names: list[str] = []
 
                 def register(registration: Any, _names: list[str] = names, _cat: Catalogue[Any] = catalogue) -> None:
-                    _cat.add(registration, f"{dist} (plugin '{plugin_name}')")
+                    _cat.add(registration, Origin(plugin_name, dist, version))
                     _names.append(registration.name)
 
                 try:
