@@ -77,7 +77,8 @@ def test_huge_resolution(tmp_path):
 
 def test_unknown_plugin_name(clip, tmp_path):
     out = tmp_path / "out"
-    assert_refused(run_score("run", clip, "--vision", "colr-stats", "-o", out), "colr-stats", "did you mean color-stats")
+    result = run_score("run", clip, "--vision", "colr-stats", "-o", out)
+    assert_refused(result, "colr-stats", "did you mean color-stats")
     assert_empty(out)
 
 

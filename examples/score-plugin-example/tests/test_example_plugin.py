@@ -25,7 +25,7 @@ def test_arpeggio_conforms(registry):
 
 def test_hue_of_primary_colours():
     frames = np.array([[[[255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]]]], dtype=np.uint8)
-    hue, saturation, value = rgb_to_hsv(frames)
+    hue, saturation, _ = rgb_to_hsv(frames)
     np.testing.assert_allclose(hue[0, 0], [0.0, 1 / 3, 2 / 3, 0.0], atol=1e-6)
     np.testing.assert_allclose(saturation[0, 0], [1, 1, 1, 0])
 

@@ -74,12 +74,12 @@ def test_loaded_fit_refuses_features_of_another_size(tmp_path):
     path = tmp_path / "bridge.npz"
     PcaWhitening.fit(np.random.default_rng(5).standard_normal((20, 10)), 4, "wide").save(path)
     spec = LatentSpec(size=4, bars_per_segment=1)
-    with pytest.raises(ScoreError, match="fitted for 10-d features"):
+    with pytest.raises(ScoreError, match=r"fitted for 10-d features"):
         PcaBridge.from_file(path).to_latents(_track(np.zeros((3, 7))), spec, np.array([0.0]), np.array([2.0]), 120)
 
 
 def test_loading_a_file_that_is_not_a_bridge_names_it(tmp_path):
     path = tmp_path / "notes.npz"
     path.write_text("not numpy")
-    with pytest.raises(ScoreError, match="notes.npz: not a saved PCA bridge"):
+    with pytest.raises(ScoreError, match=r"notes\.npz: not a saved PCA bridge"):
         PcaBridge.from_file(path)

@@ -75,7 +75,7 @@ class ArpeggioDecoder:
             pattern = _ordered(pitches, PATTERNS[_pick(z[4], len(PATTERNS))])
             length = 0.5 + 0.45 * _normal_cdf(z[7])
             step = beat / per_beat
-            count = int(round((end - start) / step))
+            count = round((end - start) / step)
             for position in range(count):
                 onset = start + position * step
                 accent = 12 if position % per_beat == 0 else 0
@@ -85,7 +85,7 @@ class ArpeggioDecoder:
                 )
             if z[6] > -0.5:
                 bass = pitches[0] - 24
-                beats = int(round((end - start) / beat))
+                beats = round((end - start) / beat)
                 for bar_start in range(0, beats, self.latent_spec.beats_per_bar):
                     onset = start + bar_start * beat
                     notes.append(Note(pitch=bass, velocity=max(1, velocity - 10), start=onset,

@@ -47,7 +47,9 @@ class StagedOutputs:
     def stage(self, key: str) -> Path:
         """A fresh temporary path in the target's directory for output ``key``."""
         target = self.targets[key]
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent
+        )
         os.close(handle)
         self.staged[key] = Path(temporary)
         return self.staged[key]

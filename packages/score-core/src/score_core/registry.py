@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -125,6 +125,16 @@ def new_plugin_manager() -> pluggy.PluginManager:
     return manager
 
 
+def _registrar(catalogue: Catalogue[Any], origin: Origin, names: list[str]) -> Callable[[Any], None]:
+    """The ``register`` callback handed to one plugin's hook: adds to ``catalogue`` and notes the name."""
+
+    def register(registration: Any) -> None:
+        catalogue.add(registration, origin)
+        names.append(registration.name)
+
+    return register
+
+
 class Registry:
     """Everything the loaded plugins registered, plus the plugins that failed to load."""
 
@@ -161,13 +171,8 @@ class Registry:
                 if function is None or not self.manager.parse_hookimpl_opts(plugin, hook_name):
                     continue
                 names: list[str] = []
-
-                def register(registration: Any, _names: list[str] = names, _cat: Catalogue[Any] = catalogue) -> None:
-                    _cat.add(registration, Origin(plugin_name, dist, version))
-                    _names.append(registration.name)
-
                 try:
-                    function(register=register)
+                    function(register=_registrar(catalogue, Origin(plugin_name, dist, version), names))
                 except PluginError:
                     raise
                 except Exception as error:  # a plugin's own bug must not take the others down

@@ -8,6 +8,7 @@ the registry (and so to the CLI) for the duration of a ``with`` block.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -105,5 +106,5 @@ def _assert_no_overlapping_repeats(score: Score) -> None:
         by_voice.setdefault((note.program, note.is_drum, note.pitch), []).append((note.start, note.end))
     for voice, spans in by_voice.items():
         spans.sort()
-        for (_, previous_end), (start, _) in zip(spans, spans[1:]):
+        for (_, previous_end), (start, _) in itertools.pairwise(spans):
             assert start >= previous_end - 1e-6, f"overlapping repeats of pitch {voice[2]} at {start} s"

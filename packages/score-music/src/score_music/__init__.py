@@ -1,1 +1,1 @@
-"""score-music: MusicVAE in PyTorch (decoder plugin), Magenta checkpoint import, training, audio rendering (work in progress; see the project's open issues)."""
+"""score-music: MusicVAE in PyTorch (work in progress; see the project's open issues)."""
