@@ -293,10 +293,10 @@ def run(
 
     video = Path(video)
     started = time.perf_counter()
+    info = probe(video)
     output_dir = ensure_writable_directory(Path(output_dir))
     targets = output_targets(pipeline.registry, video, output_dir, options)
     _refuse_clobbering(video, targets, options.overwrite)
-    info = probe(video)
     if max(info.width, info.height) > MAX_FRAME_SIDE:
         raise ScoreError(
             str(video), f"resolution {info.width}x{info.height} is above the limit of {MAX_FRAME_SIDE} pixels a side"
