@@ -43,6 +43,9 @@ def run(
     music: Annotated[str | None, typer.Option(help="Music decoder (see `score decoders`).")] = None,
     bridge: Annotated[str, typer.Option(help="Bridge from features to latents.")] = "pca",
     vision_weights: Annotated[str | None, typer.Option(help="Local weights file for the encoder.")] = None,
+    layer: Annotated[
+        str | None, typer.Option(help="Take features from this earlier encoder layer (e.g. features.7).")
+    ] = None,
     music_weights: Annotated[str | None, typer.Option(help="Local weights file for the decoder.")] = None,
     bridge_weights: Annotated[
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
@@ -72,6 +75,7 @@ def run(
         vision_weights=vision_weights,
         music_weights=music_weights,
         bridge_weights=bridge_weights,
+        vision_layer=layer,
     )
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from score_core.contracts import FeatureTrack, LatentTrack, Marker, Score, SignalTrack, VideoInfo
+from score_core.contracts import EncoderSpec, FeatureTrack, LatentTrack, Marker, Score, SignalTrack, VideoInfo
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
 from score_core.files import StagedOutputs, ensure_writable_directory
 from score_core.protocols import Bridge, MusicDecoder, RunContext, VisionEncoder
@@ -46,6 +46,7 @@ class StageChoice:
     vision_weights: str | None = None
     music_weights: str | None = None
     bridge_weights: str | None = None
+    vision_layer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,11 @@ class Pipeline:
         self.bridge_registration: BridgeRegistration = registry.bridges.get(choice.bridge)
         self._check_registrations()
         self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
-        self._check_bridge_fit()
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
+        if choice.vision_layer:  # an earlier layer has its own feature size: build now to learn it
+            self._encoder = self._build_encoder()
+        self._check_bridge_fit()
 
     @property
     def encoder_name(self) -> str:
@@ -105,8 +108,24 @@ class Pipeline:
                 f"the bridge produces {self.bridge_registration.output_prior} latents, the decoder expects {prior}",
             )
 
+    @property
+    def encoder_spec(self) -> EncoderSpec:
+        """The encoder's contract: the built encoder's when one exists, else the registered one."""
+        return self._encoder.spec if self._encoder is not None else self.encoder_registration.spec
+
+    def _build_encoder(self) -> VisionEncoder:
+        factory, weights, layer = self.encoder_registration.factory, self.choice.vision_weights, self.choice.vision_layer
+        if not layer:
+            return factory(weights)
+        try:
+            return factory(weights, layer=layer)  # type: ignore[call-arg]
+        except TypeError as error:
+            if "layer" not in str(error):
+                raise
+            raise PluginError(f"encoder '{self.encoder_name}'", "has no layer option (--layer)") from None
+
     def _check_bridge_fit(self) -> None:
-        feature_size = self.encoder_registration.spec.feature_size
+        feature_size = self.encoder_spec.feature_size
         latent_size = self.decoder_registration.latent_spec.size
         bridge_label = f"bridge '{self.choice.bridge_weights or self.bridge_registration.name}'"
         if self.bridge.input_size is not None and self.bridge.input_size != feature_size:
@@ -123,7 +142,7 @@ class Pipeline:
     def build_models(self) -> None:
         """Build encoder and decoder (loading weights); raises before any video is decoded."""
         if self._encoder is None:
-            self._encoder = self.encoder_registration.factory(self.choice.vision_weights)
+            self._encoder = self._build_encoder()
             if self._encoder.spec.feature_size != self.encoder_registration.spec.feature_size:
                 raise IncompatibleStagesError(
                     f"encoder '{self.encoder_name}'",
@@ -326,6 +345,7 @@ def run(
         "vision_weights": pipeline.choice.vision_weights,
         "music_weights": pipeline.choice.music_weights,
         "bridge_weights": pipeline.choice.bridge_weights,
+        "vision_layer": pipeline.choice.vision_layer,
         **asdict(options),
         "fps": fps,
     }
