@@ -1,0 +1,237 @@
+"""Put a soundtrack into a video: the source video stream as it is, plus a WAV encoded as AAC."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import numpy as np
+from av.audio.stream import AudioStream
+from av.packet import Packet
+from av.video.stream import VideoStream
+
+from score_core.errors import ScoreError
+from score_core.media._open import AV_ERRORS, check_readable_file, open_video, seconds, short_reason
+from score_core.media.probe import probe
+
+_AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000})
+_FALLBACK_AUDIO_RATE = 48000
+
+
+class _StageError(Exception):
+    """Carries a ScoreError out of a packet generator so it is not mistaken for a muxing error."""
+
+    def __init__(self, error: ScoreError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def mux_audio(video: Path, audio_wav: Path, output: Path) -> None:
+    """Write `output` (MP4): the video stream of `video` plus `audio_wav` as AAC, cut to the video's length.
+
+    The video stream is copied packet for packet (no re-encode) when MP4 can hold its codec; otherwise (VP8,
+    Theora, ...) it is re-encoded with libx264 (CRF 18, yuv420p), keeping its timestamps and display
+    rotation. Audio streams of the source are dropped. The audio starts with the video stream and is cut at
+    the video's duration; a shorter WAV simply ends early (no silence is added). Mono stays mono, anything
+    else becomes stereo; unusual sample rates are resampled to 48 kHz. `output` is written in place: on
+    failure the partial file is removed. Errors are ScoreErrors naming the file at fault.
+    """
+    info = probe(video)
+    check_readable_file(audio_wav)
+    try:
+        sink = av.open(str(output), mode="w", format="mp4")
+    except AV_ERRORS as exc:
+        raise ScoreError(str(output), f"cannot be written ({short_reason(exc)})") from None
+    try:
+        with open_video(video) as (source, in_stream), _open_audio(audio_wav) as wav:
+            start = seconds(in_stream.start_time, in_stream.time_base) or 0.0
+            duration = info.duration if in_stream.duration else _scanned_duration(video, start)
+            if in_stream.codec_context.name in sink.supported_codecs:
+                out_video = sink.add_stream_from_template(in_stream)
+                out_video.time_base = in_stream.time_base
+                video_packets = _copied_packets(video, source, in_stream, out_video)
+            else:
+                out_video = _add_h264_stream(sink, in_stream)
+                video_packets = _reencoded_packets(video, source, in_stream, out_video)
+            out_audio, audio_packets = _audio_packets(audio_wav, wav, sink, start, duration)
+            for index, packet in _interleave(video_packets, audio_packets):
+                packet.stream = out_video if index == 0 else out_audio
+                sink.mux(packet)
+        sink.close()
+    except _StageError as exc:
+        _discard(sink, output)
+        raise exc.error from None
+    except ScoreError:
+        _discard(sink, output)
+        raise
+    except AV_ERRORS as exc:
+        _discard(sink, output)
+        raise ScoreError(str(output), f"cannot be written ({short_reason(exc)})") from None
+
+
+def _scanned_duration(path: Path, start: float) -> float:
+    """End of the last video packet minus `start`, for containers (Matroska, WebM) that only give the
+    duration of all streams together; reads packets without decoding them."""
+    end = start
+    with open_video(path) as (container, stream):
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.time_base is not None:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        except AV_ERRORS as exc:
+            raise ScoreError(str(path), f"corrupt or truncated ({short_reason(exc)})") from None
+    return end - start
+
+
+def _discard(sink: av.container.OutputContainer, output: Path) -> None:
+    with contextlib.suppress(*AV_ERRORS):
+        sink.close()
+    Path(output).unlink(missing_ok=True)
+
+
+class _open_audio:
+    """Context manager: the WAV's container, with errors naming the WAV."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.container: av.container.InputContainer | None = None
+
+    def __enter__(self) -> av.container.InputContainer:
+        try:
+            self.container = av.open(str(self.path), mode="r")
+        except AV_ERRORS as exc:
+            raise ScoreError(str(self.path), f"not an audio file ({short_reason(exc)})") from None
+        if not self.container.streams.audio:
+            self.container.close()
+            raise ScoreError(str(self.path), "has no audio stream")
+        return self.container
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.container is not None:
+            self.container.close()
+
+
+def _copied_packets(
+    path: Path, source: av.container.InputContainer, in_stream: VideoStream, out_stream: VideoStream
+) -> Iterator[tuple[int, Packet]]:
+    try:
+        for packet in source.demux(in_stream):
+            if packet.dts is None and packet.pts is None:
+                continue  # the demuxer's end-of-stream marker
+            yield 0, packet
+    except AV_ERRORS as exc:
+        raise _StageError(ScoreError(str(path), f"corrupt or truncated ({short_reason(exc)})")) from None
+
+
+def _add_h264_stream(sink: av.container.OutputContainer, in_stream: VideoStream) -> VideoStream:
+    rate = in_stream.average_rate or in_stream.guessed_rate or Fraction(25)
+    out = sink.add_stream("libx264", rate=rate)
+    out.width = in_stream.codec_context.width // 2 * 2
+    out.height = in_stream.codec_context.height // 2 * 2
+    out.pix_fmt = "yuv420p"
+    time_base = in_stream.time_base or Fraction(1, 90_000)
+    out.time_base = time_base
+    out.codec_context.time_base = time_base
+    out.codec_context.options = {"crf": "18", "preset": "veryfast"}
+    return out
+
+
+def _reencoded_packets(
+    path: Path, source: av.container.InputContainer, in_stream: VideoStream, out_stream: VideoStream
+) -> Iterator[tuple[int, Packet]]:
+    in_stream.thread_type = "AUTO"
+    first = True
+    try:
+        for frame in source.decode(in_stream):
+            if first and frame.rotation:
+                out_stream.set_display_rotation(round(frame.rotation))
+            first = False
+            if frame.width != out_stream.width or frame.height != out_stream.height:
+                pts = frame.pts
+                frame = frame.reformat(width=out_stream.width, height=out_stream.height)
+                frame.pts = pts
+            frame.time_base = in_stream.time_base
+            yield from _tagged(out_stream.encode(frame), 0)
+    except AV_ERRORS as exc:
+        raise _StageError(ScoreError(str(path), f"corrupt or truncated ({short_reason(exc)})")) from None
+    yield from _tagged(out_stream.encode(None), 0)
+
+
+def _audio_packets(
+    path: Path,
+    wav: av.container.InputContainer,
+    sink: av.container.OutputContainer,
+    start: float,
+    duration: float,
+) -> tuple[AudioStream, Iterator[tuple[int, Packet]]]:
+    in_stream = wav.streams.audio[0]
+    rate = in_stream.rate if in_stream.rate in _AAC_RATES else _FALLBACK_AUDIO_RATE
+    layout = "mono" if in_stream.channels == 1 else "stereo"
+    out = sink.add_stream("aac", rate=rate, layout=layout)
+    out.bit_rate = 128_000 if layout == "mono" else 192_000
+    out.time_base = Fraction(1, rate)
+    limit = round(duration * rate)
+    offset = round(start * rate)
+
+    def packets() -> Iterator[tuple[int, Packet]]:
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        written = 0
+        try:
+            for frame in _then_none(wav.decode(in_stream)):
+                for chunk in resampler.resample(frame):
+                    samples = chunk.to_ndarray()[:, : limit - written]
+                    if samples.shape[1]:
+                        yield from _tagged(out.encode(_audio_frame(samples, layout, rate, offset + written)), 1)
+                        written += samples.shape[1]
+                if written >= limit:
+                    break
+        except AV_ERRORS as exc:
+            raise _StageError(ScoreError(str(path), f"cannot be read ({short_reason(exc)})")) from None
+        if written == 0:
+            raise _StageError(ScoreError(str(path), "holds no audio samples"))
+        yield from _tagged(out.encode(None), 1)
+
+    return out, packets()
+
+
+def _audio_frame(samples: np.ndarray, layout: str, rate: int, pts: int) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout=layout)
+    frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
+    return frame
+
+
+def _then_none(frames: Iterator[av.AudioFrame]) -> Iterator[av.AudioFrame | None]:
+    """The frames, then None (which flushes a resampler)."""
+    yield from frames
+    yield None
+
+
+def _tagged(packets: list[Packet], index: int) -> Iterator[tuple[int, Packet]]:
+    for packet in packets:
+        yield index, packet
+
+
+def _interleave(
+    first: Iterator[tuple[int, Packet]], second: Iterator[tuple[int, Packet]]
+) -> Iterator[tuple[int, Packet]]:
+    """Merge two packet streams in decoding-time order, so the file is interleaved as it is written."""
+    pending = [next(first, None), next(second, None)]
+    sources = (first, second)
+    while pending[0] is not None or pending[1] is not None:
+        side = min((i for i in (0, 1) if pending[i] is not None), key=lambda i: _dts_seconds(pending[i]))
+        item = pending[side]
+        pending[side] = next(sources[side], None)
+        yield item  # type: ignore[misc]
+
+
+def _dts_seconds(item: tuple[int, Packet] | None) -> float:
+    assert item is not None
+    packet = item[1]
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    if stamp is None or packet.time_base is None:
+        return float("-inf")
+    return float(stamp * packet.time_base)

