@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import run_score, shared_video
 
 pytest.importorskip("score_vision", reason="score-vision is not installed (the light tox environment)")

@@ -114,7 +114,8 @@ class Pipeline:
         return self._encoder.spec if self._encoder is not None else self.encoder_registration.spec
 
     def _build_encoder(self) -> VisionEncoder:
-        factory, weights, layer = self.encoder_registration.factory, self.choice.vision_weights, self.choice.vision_layer
+        factory = self.encoder_registration.factory
+        weights, layer = self.choice.vision_weights, self.choice.vision_layer
         if not layer:
             return factory(weights)
         try:
