@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import install_plugin, run_score
+from score_e2e import install_plugin, run_score
 
 from score_core.bridge import PcaWhitening
 from score_core.media.synthetic import truncate_file, write_audio_only, write_empty_video, write_test_video

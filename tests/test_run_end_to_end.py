@@ -4,7 +4,7 @@ import json
 
 import av
 import pytest
-from conftest import run_score, shared_video
+from score_e2e import run_score, shared_video
 
 from score_core.audio import read_wav
 from score_core.media import probe

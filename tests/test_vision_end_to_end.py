@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_score, shared_video
+from score_e2e import run_score, shared_video
 
 pytest.importorskip("score_vision", reason="score-vision is not installed (the light tox environment)")
 
