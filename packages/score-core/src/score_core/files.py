@@ -9,6 +9,18 @@ from pathlib import Path
 from score_core.errors import ScoreError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish(temporary: Path, target: Path) -> None:
+    """Give a temporary file the permissions a plainly created file would have, then rename it onto target."""
+    os.chmod(temporary, 0o666 & ~_current_umask())
+    os.replace(temporary, target)
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write ``payload`` to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
@@ -16,7 +28,7 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
-        os.replace(temporary, path)
+        publish(Path(temporary), path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -57,7 +69,7 @@ class StagedOutputs:
     def commit(self) -> dict[str, Path]:
         """Rename every staged file onto its target."""
         for key, temporary in self.staged.items():
-            os.replace(temporary, self.targets[key])
+            publish(temporary, self.targets[key])
         committed = {key: self.targets[key] for key in self.staged}
         self.staged.clear()
         return committed
