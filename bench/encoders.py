@@ -37,10 +37,8 @@ def timed(action: Callable[[], object], min_seconds: float) -> tuple[float, int]
 
 def frame_reader(clip: Path, fps: float, size: tuple[int, int], resize: str, batch_size: int):  # type: ignore[no-untyped-def]
     """score_core's streaming frame reader (decode in a background thread, resize once)."""
-    try:
-        from score_core.media import FrameReader
-    except ImportError:
-        from score_core.media.frames import FrameReader
+    from score_core.media import FrameReader
+
     return FrameReader(clip, fps=fps, size=size, resize=resize, batch_size=batch_size)  # type: ignore[arg-type]
 
 
@@ -123,7 +121,7 @@ def bench_run(
             try:
                 pipeline = Pipeline(registry, StageChoice(vision=name, music=decoder, vision_weights=weights))
                 result = run(pipeline, clip, Path(out), options)
-            except (ScoreError, ImportError) as error:  # ImportError: score_core's pipeline still incomplete
+            except ScoreError as error:
                 print(f"   score run ({label}): failed: {type(error).__name__}: {error}")
                 continue
             wall = time.perf_counter() - started
@@ -144,10 +142,6 @@ def main() -> None:
     registry = load_registry()
     decoders = [d.name for d in registry.decoders.all()]
     decoder = args.music or ("musicvae" if "musicvae" in decoders else (decoders[0] if decoders else None))
-    try:
-        import score_core.pipeline  # noqa: F401
-    except ImportError:
-        decoder = None
     print(f"clip {args.clip}; score run decoder: {decoder or 'none installed (score run skipped)'}")
     for name in args.encoders.split(","):
         bench_encoder(registry, name.strip(), args.clip, args.seconds, decoder)
