@@ -36,6 +36,6 @@ def fit_corpus_bridge(
     rate = fps or pipeline.default_fps()
     blocks = [pipeline.encode(Path(video), rate)[0].values for video in videos]
     features = np.concatenate(blocks)
-    whitening = PcaWhitening.fit(features, pipeline.decoder_registration.latent_spec.size, pipeline.encoder_name)
+    whitening = PcaWhitening.fit(features, pipeline.latent_spec.size, pipeline.encoder_name)
     whitening.save(Path(output))
     return CorpusFit(videos=len(blocks), frames=int(features.shape[0]))

@@ -17,7 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from score_core.contracts import EncoderSpec, FeatureTrack, LatentTrack, Marker, Score, SignalTrack, VideoInfo
+from score_core.contracts import (
+    EncoderSpec,
+    FeatureTrack,
+    LatentSpec,
+    LatentTrack,
+    Marker,
+    Score,
+    SignalTrack,
+    VideoInfo,
+)
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
 from score_core.files import StagedOutputs, ensure_writable_directory
 from score_core.protocols import Bridge, MusicDecoder, RunContext, VisionEncoder
@@ -90,6 +99,8 @@ class Pipeline:
         self._decoder: MusicDecoder | None = None
         if choice.vision_layer:  # an earlier layer has its own feature size: build now to learn it
             self._encoder = self._build_encoder()
+        if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
+            self._decoder = self.decoder_registration.factory(choice.music_weights)
         self._check_bridge_fit()
 
     @property
@@ -113,6 +124,11 @@ class Pipeline:
         """The encoder's contract: the built encoder's when one exists, else the registered one."""
         return self._encoder.spec if self._encoder is not None else self.encoder_registration.spec
 
+    @property
+    def latent_spec(self) -> LatentSpec:
+        """The decoder's latent space: the built decoder's when one exists, else the registered one."""
+        return self._decoder.latent_spec if self._decoder is not None else self.decoder_registration.latent_spec
+
     def _build_encoder(self) -> VisionEncoder:
         factory = self.encoder_registration.factory
         weights, layer = self.choice.vision_weights, self.choice.vision_layer
@@ -127,7 +143,7 @@ class Pipeline:
 
     def _check_bridge_fit(self) -> None:
         feature_size = self.encoder_spec.feature_size
-        latent_size = self.decoder_registration.latent_spec.size
+        latent_size = self.latent_spec.size
         bridge_label = f"bridge '{self.choice.bridge_weights or self.bridge_registration.name}'"
         if self.bridge.input_size is not None and self.bridge.input_size != feature_size:
             raise IncompatibleStagesError(
@@ -321,7 +337,7 @@ def run(
         raise ScoreError(
             str(video), f"resolution {info.width}x{info.height} is above the limit of {MAX_FRAME_SIDE} pixels a side"
         )
-    segment = pipeline.decoder_registration.latent_spec.segment_seconds(options.tempo_bpm)
+    segment = pipeline.latent_spec.segment_seconds(options.tempo_bpm)
     if info.duration < segment:
         raise ScoreError(
             str(video),
