@@ -1,0 +1,246 @@
+"""`score music …`: sample, interpolate, reconstruct, build the corpus cache, train, import Magenta weights."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from score_core.errors import ScoreError
+
+app = typer.Typer(help="MusicVAE: sample, interpolate, reconstruct, train, import Magenta checkpoints.",
+                  no_args_is_help=True)
+
+WeightsOption = Annotated[str | None, typer.Option("--weights", help="Weights file (default: the shipped model).")]
+OverwriteOption = Annotated[bool, typer.Option(help="Replace an existing output file.")]
+
+
+def _decoder(weights: str | None) -> Any:
+    from score_music.loading import load_decoder
+
+    return load_decoder(weights)
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise ScoreError(str(path), "already exists; pass --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise ScoreError(str(path), "its directory does not exist")
+
+
+def _write_events(events: np.ndarray, path: Path, tempo: float, labels: list[str]) -> int:
+    """Write rows of events (one per 2-bar segment) as one MIDI file, a marker per row; returns the note count."""
+    from score_core.contracts import Marker, Score
+    from score_core.files import atomic_write_bytes
+    from score_core.midi import score_to_midi_bytes
+    from score_music.melody import STEPS_PER_QUARTER, events_to_notes
+
+    step = 60.0 / tempo / STEPS_PER_QUARTER
+    duration = events.size * step
+    notes = events_to_notes(events.reshape(-1).astype(np.int64), qpm=tempo, end_time=duration)
+    markers = tuple(Marker(time=i * events.shape[1] * step, text=label) for i, label in enumerate(labels))
+    score = Score(notes=tuple(notes), tempo_bpm=tempo, markers=markers, duration=duration)
+    atomic_write_bytes(path, score_to_midi_bytes(score))
+    return len(notes)
+
+
+def _first_window(path: Path, steps: int) -> np.ndarray:
+    melody = _melody(path)
+    if melody.size < steps or not np.any(melody[:steps] >= 2):
+        raise ScoreError(str(path), f"has no melody in its first {steps // 16} bars (programs 0-31)")
+    return melody[:steps]
+
+
+def _melody(path: Path) -> np.ndarray:
+    from score_music.extract import midi_melody
+
+    if not path.is_file():
+        raise ScoreError(str(path), "no such file")
+    return midi_melody(path)
+
+
+@app.command()
+def sample(
+    output: Annotated[Path, typer.Option("--output", "-o", help="MIDI file to write.")],
+    count: Annotated[int, typer.Option("-n", min=1, max=256, help="Segments to sample from the prior.")] = 4,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    tempo: Annotated[float, typer.Option(min=20, max=400)] = 120.0,
+    weights: WeightsOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Sample COUNT melodies from the prior, one after another in one MIDI file."""
+    import torch
+
+    _refuse_existing(output, overwrite)
+    decoder = _decoder(weights)
+    z = torch.randn(count, decoder.latent_spec.size, generator=torch.Generator().manual_seed(seed)).numpy()
+    events = decoder.segment_events(z, temperature=temperature, seed=seed)
+    notes = _write_events(events, output, tempo, [f"sample {i + 1}" for i in range(count)])
+    typer.echo(f"{output}: {count} samples, {notes} notes")
+
+
+@app.command()
+def interpolate(
+    first: Annotated[Path, typer.Argument(help="MIDI file whose first 2 bars start the interpolation.")],
+    second: Annotated[Path, typer.Argument(help="MIDI file whose first 2 bars end it.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="MIDI file to write.")],
+    count: Annotated[int, typer.Option("-n", min=2, max=64, help="Steps, both ends included.")] = 5,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    tempo: Annotated[float, typer.Option(min=20, max=400)] = 120.0,
+    weights: WeightsOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Encode two melodies and decode COUNT points on the great circle between their latents (slerp)."""
+    import torch
+
+    from score_music.model.vae import slerp
+
+    _refuse_existing(output, overwrite)
+    decoder = _decoder(weights)
+    steps = decoder.latent_spec.bars_per_segment * 16
+    windows = np.stack([_first_window(first, steps), _first_window(second, steps)]).astype(np.int64)
+    mu, _ = decoder.model.encode(torch.from_numpy(windows))
+    path = slerp(mu[0], mu[1], count).detach().numpy()
+    events = decoder.segment_events(path, temperature=temperature, seed=seed)
+    notes = _write_events(events, output, tempo, [f"step {i + 1}/{count}" for i in range(count)])
+    typer.echo(f"{output}: {count} steps from {first.name} to {second.name}, {notes} notes")
+
+
+@app.command()
+def reconstruct(
+    source: Annotated[Path, typer.Argument(help="MIDI file whose melody is encoded and decoded.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="MIDI file to write.")],
+    tempo: Annotated[float, typer.Option(min=20, max=400)] = 120.0,
+    weights: WeightsOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Encode each 2-bar window of a melody to its posterior mean and decode it greedily; print the accuracy."""
+    import torch
+
+    _refuse_existing(output, overwrite)
+    decoder = _decoder(weights)
+    steps = decoder.latent_spec.bars_per_segment * 16
+    melody = _melody(source)
+    if melody.size < steps:
+        raise ScoreError(str(source), f"melody is shorter than {steps // 16} bars")
+    windows = melody[: melody.size // steps * steps].reshape(-1, steps).astype(np.int64)
+    mu, _ = decoder.model.encode(torch.from_numpy(windows))
+    events, _ = decoder.model.decode(mu, steps=steps, temperature=0.0)
+    events = events.numpy()
+    accuracy = float((events == windows).mean())
+    notes = _write_events(events, output, tempo, [f"bars {2 * i + 1}-{2 * i + 2}" for i in range(len(windows))])
+    typer.echo(f"{output}: {len(windows)} windows, {notes} notes, step accuracy {accuracy:.3f}")
+
+
+@app.command("build-corpus")
+def build_corpus(
+    cache: Annotated[Path | None, typer.Option(help="Cache directory (default ~/.cache/score/musicvae-windows).")]
+    = None,
+    collections: Annotated[str | None, typer.Option(help="Comma-separated collections (default: all).")] = None,
+) -> None:
+    """Extract 2-bar training windows from the music21 corpus once and cache them (Essen takes minutes)."""
+    from score_music.corpus import COLLECTIONS, build_cache
+
+    names = [c.strip() for c in collections.split(",")] if collections else list(COLLECTIONS)
+    summary = build_cache(names, cache, progress=lambda message: print(message, file=sys.stderr))
+    typer.echo(str(summary))
+
+
+@app.command()
+def train(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Weights file to write when training ends.")],
+    config: Annotated[str, typer.Option(help="Model configuration.")] = "cat-mel_2bar_small",
+    cache: Annotated[Path | None, typer.Option(help="Window cache from `score music build-corpus`.")] = None,
+    checkpoints: Annotated[Path, typer.Option(help="Checkpoint directory (resume reads it).")] = Path(
+        "musicvae-checkpoints"),
+    steps: Annotated[int, typer.Option(min=1)] = 20000,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Default: the config's.")] = None,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 500,
+    validate_every: Annotated[int, typer.Option(min=1)] = 500,
+    scheduled_sampling: Annotated[str, typer.Option(help="exact, parallel or off.")] = "exact",
+    seed: Annotated[int, typer.Option()] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in --checkpoints.")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="Torch threads (default: torch's choice).")] = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Train a MusicVAE on the cached corpus windows, with checkpoints; write the weights and their card."""
+    from score_music.corpus import augment_batch, default_cache_dir, load_windows
+    from score_music.export import export_weights
+    from score_music.train import TrainSettings
+    from score_music.train import train as run_training
+
+    _refuse_existing(output, overwrite)
+    if scheduled_sampling not in ("exact", "parallel", "off"):
+        raise ScoreError("--scheduled-sampling", f"{scheduled_sampling!r} is not exact, parallel or off")
+    cache_dir = cache or default_cache_dir()
+    train_windows = load_windows(cache_dir, "train").astype(np.int64)
+    valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    settings = TrainSettings(
+        config=config, steps=steps, batch_size=batch_size, seed=seed, checkpoint_dir=checkpoints,
+        checkpoint_every=checkpoint_every, validate_every=validate_every,
+        scheduled_sampling=scheduled_sampling,  # type: ignore[arg-type]
+        resume=resume, num_threads=threads,
+    )
+    with _progress(steps) as report:
+        result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment_batch)
+    last = result.validations[-1] if result.validations else None
+    facts = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
+    if last is not None:
+        facts["validation"] = {"loss": last.loss, "kl": last.kl, "accuracy": last.accuracy,
+                               "sampled_accuracy": last.sampled_accuracy}
+    export_weights(result.model, output, valid_windows[:4096], facts)
+    typer.echo(f"{output}: {result.steps} steps in {result.wall_s:.0f} s" + (
+        f", validation accuracy {last.accuracy:.3f}" if last else ""))
+
+
+@app.command("import-magenta")
+def import_magenta_command(
+    checkpoint: Annotated[Path, typer.Argument(help="TF checkpoint prefix, or magenta.js weights_manifest.json.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Weights file to write (.pt).")],
+    config: Annotated[str, typer.Option(help="Magenta configuration of the checkpoint.")] = "cat-mel_2bar_big",
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Convert a Magenta MusicVAE checkpoint into a weights file `score run --music-weights` reads."""
+    from score_music.magenta import import_magenta
+    from score_music.model.weights import save_weights
+
+    _refuse_existing(output, overwrite)
+    model = import_magenta(checkpoint, config)
+    save_weights(model, model.config, output)
+    typer.echo(f"{output}: {config} imported from {checkpoint}")
+
+
+class _progress:
+    """A rich progress bar on stderr fed by the trainer's progress callback."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        console = Console(stderr=True)
+        self._bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                             TimeRemainingColumn(), console=console)
+        self._task = self._bar.add_task("train", total=total, info="")
+        self._console = console
+
+    def __enter__(self) -> Any:
+        self._bar.__enter__()
+
+        def report(progress: Any) -> None:
+            info = f"loss {progress.loss:.3f} kl {progress.kl:.1f} acc {progress.accuracy:.3f}"
+            self._bar.update(self._task, completed=progress.step, info=info)
+            if progress.validation is not None:
+                v = progress.validation
+                self._console.print(f"step {v.step}: valid loss {v.loss:.3f} kl {v.kl:.2f} acc {v.accuracy:.3f} "
+                                    f"sampled acc {v.sampled_accuracy:.3f}")
+
+        return report
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)  # type: ignore[arg-type]

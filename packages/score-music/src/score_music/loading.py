@@ -1,0 +1,51 @@
+"""Building the pipeline decoder from the shipped weights or a user's weights file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from score_core.contracts import LatentSpec
+from score_music.decoder import MusicVaeDecoder
+from score_music.melody import STEPS_PER_BAR
+from score_music.shipped import shipped_weights
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card_path(weights: Path) -> Path:
+    """The JSON description written beside a weights file (config, latent size, dimension use)."""
+    return weights.with_suffix(".json")
+
+
+def dimension_order(weights: Path, z_size: int) -> tuple[int, ...] | None:
+    """Latent dimensions from most to least used, as recorded beside the weights, if recorded."""
+    card = card_path(weights)
+    if not card.is_file():
+        return None
+    order = tuple(int(i) for i in json.loads(card.read_text()).get("dimension_order", ()))
+    return order if sorted(order) == list(range(z_size)) else None
+
+
+def load_decoder(weights: str | None) -> MusicVaeDecoder:
+    """The decoder for `weights` (a file from `score music train`), or the shipped default when None."""
+    from score_music.model.weights import load_weights
+
+    path = Path(weights) if weights else shipped_weights().path
+    model, config = load_weights(path)
+    spec = LatentSpec(
+        size=config.z_size,
+        bars_per_segment=config.seq_len // STEPS_PER_BAR,
+        steps_per_bar=STEPS_PER_BAR,
+        dimension_order=dimension_order(path, config.z_size),
+    )
+    provenance = {"weights": str(path) if weights else f"shipped:{path.name}", "weights_sha256": file_sha256(path),
+                  "config": config.name}
+    return MusicVaeDecoder(model, spec, provenance)

@@ -1,0 +1,117 @@
+"""Typed MusicVAE configurations, with Magenta's names and hyper-parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from score_core.errors import ScoreError
+
+NUM_CLASSES = 90
+"""Magenta's one-hot melody depth: 0 no event, 1 note-off, 2 + (pitch - 21) note-on for pitches 21..108."""
+
+SamplingSchedule = Literal["none", "inverse_sigmoid", "exponential", "constant"]
+
+
+@dataclass(frozen=True)
+class MusicVAEConfig:
+    """Architecture and training hyper-parameters of one MusicVAE (Magenta's HParams, typed)."""
+
+    name: str
+    encoder_sizes: tuple[int, ...]
+    """Units per direction of each bidirectional encoder layer (Magenta's `enc_rnn_size`)."""
+    z_size: int
+    decoder_sizes: tuple[int, ...]
+    """Units of each decoder LSTM layer (`dec_rnn_size`); for hierarchical models the core decoder's."""
+    seq_len: int = 32
+    """Total steps per sequence (`max_seq_len`); 16 steps per bar."""
+    conductor_sizes: tuple[int, ...] = ()
+    """Conductor LSTM layers of a hierarchical decoder; empty for a flat decoder."""
+    num_segments: int = 1
+    """Segments (bars) the conductor emits; `seq_len` must be a multiple of it."""
+    num_classes: int = NUM_CLASSES
+    free_bits: float = 0.0
+    """KL nats free of cost are `free_bits * ln 2`, compared with the KL of the whole sequence."""
+    max_beta: float = 1.0
+    beta_rate: float = 0.0
+    sampling_schedule: SamplingSchedule = "none"
+    sampling_rate: float = 0.0
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9999
+    min_learning_rate: float = 1e-5
+    grad_clip: float = 1.0
+    grad_norm_clip_to_zero: float = 10000.0
+    """Magenta skips a step (zero gradient) whose global gradient norm reaches this."""
+
+    def __post_init__(self) -> None:
+        if not self.encoder_sizes or not self.decoder_sizes or self.z_size <= 0:
+            raise ValueError(f"config {self.name!r}: encoder, decoder and z sizes must be non-empty and positive")
+        if self.seq_len % self.num_segments:
+            raise ValueError(f"config {self.name!r}: seq_len {self.seq_len} is not a multiple of {self.num_segments}")
+        if self.num_segments > 1 and not self.conductor_sizes:
+            raise ValueError(f"config {self.name!r}: several segments need conductor_sizes")
+
+    @property
+    def hierarchical(self) -> bool:
+        """Whether the decoder is a conductor over segments plus a core decoder per segment."""
+        return bool(self.conductor_sizes)
+
+    @property
+    def segment_steps(self) -> int:
+        """Steps the core decoder writes per segment (the whole sequence for a flat decoder)."""
+        return self.seq_len // self.num_segments
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MusicVAEConfig:
+        """Inverse of `to_dict`; unknown keys are an error."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ValueError(f"unknown MusicVAE config keys: {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def architecture(self) -> dict[str, Any]:
+        """The fields that decide parameter shapes (used to compare weights with a config)."""
+        keys = ("encoder_sizes", "z_size", "decoder_sizes", "seq_len", "conductor_sizes", "num_segments",
+                "num_classes")
+        return {k: getattr(self, k) for k in keys}
+
+
+_MAGENTA_2BAR = {"seq_len": 32, "beta_rate": 0.99999, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0}
+
+CONFIGS: dict[str, MusicVAEConfig] = {
+    c.name: c
+    for c in (
+        MusicVAEConfig("cat-mel_2bar_small", (512,), 256, (256, 256), free_bits=0.0, max_beta=0.2, **_MAGENTA_2BAR),
+        MusicVAEConfig("cat-mel_2bar_big", (2048,), 512, (2048, 2048, 2048), free_bits=0.0, max_beta=0.5,
+                       **_MAGENTA_2BAR),
+        # Magenta leaves beta_rate at its default 0.0 here: beta is max_beta from step 1, no annealing.
+        MusicVAEConfig("hierdec-mel_16bar", (2048, 2048), 512, (1024, 1024), seq_len=256,
+                       conductor_sizes=(1024, 1024), num_segments=16, free_bits=256.0, max_beta=0.2),
+        # Proposed for a ~1 hour CPU run (not a Magenta config): ~2.7 steps/s at batch 64 on one core with exact
+        # scheduled sampling; annealing and sampling schedules shortened to fit ~10-17k steps.
+        MusicVAEConfig("cat-mel_2bar_lite", (256,), 128, (256, 256), seq_len=32, free_bits=0.0, max_beta=0.2,
+                       beta_rate=0.9998, sampling_schedule="inverse_sigmoid", sampling_rate=500.0, batch_size=64),
+        # Small enough for unit tests; the same code paths as the real configs.
+        MusicVAEConfig("tiny", (16,), 8, (16, 16), free_bits=0.0, max_beta=0.2, **_MAGENTA_2BAR),
+        MusicVAEConfig("tiny-hierdec", (8, 8), 6, (12, 12), seq_len=32, conductor_sizes=(10, 10), num_segments=2,
+                       free_bits=0.0, max_beta=0.2),
+    )
+}
+
+
+def get_config(name: str) -> MusicVAEConfig:
+    """The named config; an unknown name is a ScoreError suggesting close names."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(CONFIGS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(CONFIGS)}"
+        raise ScoreError(f"MusicVAE config {name!r}", f"unknown config{hint}") from None

@@ -1,0 +1,123 @@
+"""Our own MusicVAE weight files: safetensors when installed (else a torch.save of plain tensors), with the
+config stored beside the tensors so a file always rebuilds the model it came from."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from score_core.errors import ScoreError
+from score_music.model.config import MusicVAEConfig, get_config
+from score_music.model.vae import MusicVAE
+
+FORMAT = "score-musicvae"
+FORMAT_VERSION = 1
+
+
+def _have_safetensors() -> bool:
+    try:
+        import safetensors.torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_weights(
+    model: MusicVAE, config: MusicVAEConfig, path: str | Path, dtype: torch.dtype = torch.float32
+) -> Path:
+    """Write the model's weights (optionally as float16) and config; `.safetensors` needs safetensors."""
+    path = Path(path)
+    if model.config.architecture() != config.architecture():
+        raise ScoreError(str(path), f"model is {model.config.name!r}, not config {config.name!r}")
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    config_json = json.dumps(config.to_dict(), sort_keys=True)
+    if path.suffix == ".safetensors":
+        if not _have_safetensors():
+            raise ScoreError(str(path), "writing .safetensors needs the `safetensors` package (or use a .pt path)")
+        from safetensors.torch import save_file
+
+        meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": config_json}
+        _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    else:
+        blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config_json, "state_dict": tensors}
+        _atomic_write(path, lambda tmp: torch.save(blob, tmp))
+    return path
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    if not path.is_file():
+        raise ScoreError(str(path), "no such weights file")
+    if path.suffix == ".safetensors":
+        if not _have_safetensors():
+            raise ScoreError(str(path), "reading .safetensors needs the `safetensors` package")
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = dict(f.metadata() or {})
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        except Exception as exc:
+            raise ScoreError(str(path), f"not a readable safetensors file ({exc})") from None
+        return meta, tensors
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ScoreError(str(path), f"not a readable weights file ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict):
+        raise ScoreError(str(path), "not a score MusicVAE weights file (no state_dict)")
+    return {k: v for k, v in blob.items() if k != "state_dict"}, blob["state_dict"]
+
+
+def load_weights(
+    path: str | Path, expected: str | MusicVAEConfig | None = None
+) -> tuple[MusicVAE, MusicVAEConfig]:
+    """Rebuild the model saved by `save_weights` (float32, eval mode).
+
+    A file of another format, another model type, a config other than `expected`, or tensors that do not fit
+    the stored config is a ScoreError naming the first mismatch."""
+    path = Path(path)
+    meta, tensors = _read(path)
+    if meta.get("format") != FORMAT:
+        raise ScoreError(str(path), f"not a {FORMAT} weights file (format {meta.get('format')!r})")
+    if int(meta.get("format_version", -1)) != FORMAT_VERSION:
+        raise ScoreError(str(path), f"weights format version {meta.get('format_version')} is not {FORMAT_VERSION}")
+    try:
+        config = MusicVAEConfig.from_dict(json.loads(meta["config"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ScoreError(str(path), f"unreadable config in weights file ({exc})") from None
+    if expected is not None:
+        want = get_config(expected) if isinstance(expected, str) else expected
+        for key, value in want.architecture().items():
+            if getattr(config, key) != value:
+                raise ScoreError(str(path), f"weights are config {config.name!r} ({key}={getattr(config, key)}), "
+                                            f"expected {want.name!r} ({key}={value})")
+    model = MusicVAE(config)
+    own = model.state_dict()
+    for key, value in own.items():
+        if key not in tensors:
+            raise ScoreError(str(path), f"missing tensor {key} {tuple(value.shape)} for config {config.name!r}")
+        if tuple(tensors[key].shape) != tuple(value.shape):
+            raise ScoreError(str(path), f"tensor {key} has shape {tuple(tensors[key].shape)}, config "
+                                        f"{config.name!r} needs {tuple(value.shape)}")
+    extra = sorted(set(tensors) - set(own))
+    if extra:
+        raise ScoreError(str(path), f"unexpected tensor {extra[0]} for config {config.name!r}")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return model.eval(), config
