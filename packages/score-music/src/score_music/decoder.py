@@ -33,7 +33,7 @@ class MusicVaeDecoder:
 
         generator = torch.Generator().manual_seed(seed)
         steps = self.latent_spec.bars_per_segment * STEPS_PER_BAR
-        z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
+        z = torch.from_numpy(np.array(latents, dtype=np.float32))
         rows = []
         previous = None
         for index in range(z.shape[0]):
