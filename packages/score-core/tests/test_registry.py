@@ -126,3 +126,11 @@ def test_registering_imports_no_heavy_framework():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_plugin_manager_fixture_is_isolated_and_knows_the_hooks(score_plugin_manager):
+    score_plugin_manager.register(_InProcessPlugin(), name="in-process")
+    seen = []
+    score_plugin_manager.hook.register_decoders(register=seen.append)
+    assert [r.name for r in seen] == ["silence"]
+    assert score_plugin_manager.hook.register_encoders(register=seen.append) == []
