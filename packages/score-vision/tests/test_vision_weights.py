@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from score_core.errors import ScoreError
+from score_core.files import sha256_file
 from score_vision.encoder import TorchEncoder
 from score_vision.plugin import build_efficientnet_lite0, build_inception, build_mobilenet
-from score_vision.weights import sha256_file
 
 
 @pytest.mark.parametrize(

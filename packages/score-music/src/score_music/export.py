@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from score_core.files import atomic_write_bytes
-from score_music.loading import card_path, file_sha256
+from score_core.files import atomic_write_bytes, sha256_file
+from score_music.loading import card_path
 
 
 def latent_usage(model: Any, windows: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -40,7 +40,7 @@ def export_weights(model: Any, path: Path, usage_windows: np.ndarray, facts: dic
         "z_size": model.config.z_size,
         "dimension_order": [int(i) for i in np.argsort(-usage, kind="stable")],
         "kl_per_dimension": [round(float(v), 5) for v in usage],
-        "sha256": file_sha256(Path(path)),
+        "sha256": sha256_file(Path(path)),
         **(facts or {}),
     }
     atomic_write_bytes(card_path(Path(path)), (json.dumps(card, indent=2) + "\n").encode())

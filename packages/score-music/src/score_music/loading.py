@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from score_core.contracts import LatentSpec
+from score_core.files import sha256_file
 from score_music.decoder import MusicVaeDecoder
 from score_music.melody import STEPS_PER_BAR
 from score_music.shipped import shipped_weights
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def card_path(weights: Path) -> Path:
@@ -46,6 +38,6 @@ def load_decoder(weights: str | None) -> MusicVaeDecoder:
         steps_per_bar=STEPS_PER_BAR,
         dimension_order=dimension_order(path, config.z_size),
     )
-    provenance = {"weights": str(path) if weights else f"shipped:{path.name}", "weights_sha256": file_sha256(path),
+    provenance = {"weights": str(path) if weights else f"shipped:{path.name}", "weights_sha256": sha256_file(path),
                   "config": config.name}
     return MusicVaeDecoder(model, spec, provenance)

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from score_core.contracts import EncoderSpec
-from score_vision.weights import WeightsChoice, sha256_file
+from score_core.files import sha256_file
+from score_vision.weights import WeightsChoice
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps a normalised float batch (B, 3, H, W) to pooled features (B, D)."""

@@ -6,7 +6,6 @@ initialisation (tests only), anything else is the path of a local ``.pth`` state
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,15 +108,6 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path
                 f"expected {tuple(tensor.shape)}",
             )
     model.load_state_dict(state, strict=True)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _one_line(error: BaseException) -> str:
