@@ -199,6 +199,33 @@ def train(
         f", validation accuracy {last.accuracy:.3f}" if last else ""))
 
 
+@app.command()
+def evaluate(
+    weights: WeightsOption = None,
+    cache: Annotated[Path | None, typer.Option(help="Window cache from `score music build-corpus`.")] = None,
+    split: Annotated[str, typer.Option(help="train, valid or test.")] = "test",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Held-out metrics of a model on cached windows: loss, KL, teacher-forced and free-running accuracy."""
+    import dataclasses
+    import json
+
+    from score_music.corpus import default_cache_dir, load_windows
+    from score_music.train import evaluate as evaluate_model
+
+    if split not in ("train", "valid", "test"):
+        raise ScoreError("--split", f"{split!r} is not train, valid or test")
+    decoder = _decoder(weights)
+    windows = load_windows(cache or default_cache_dir(), split).astype(np.int64)  # type: ignore[arg-type]
+    figures = {"split": split, "windows": len(windows),
+               **dataclasses.asdict(evaluate_model(decoder.model, windows))}
+    figures.pop("step")
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+    else:
+        typer.echo("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()))
+
+
 @app.command("import-magenta")
 def import_magenta_command(
     checkpoint: Annotated[Path, typer.Argument(help="TF checkpoint prefix, or magenta.js weights_manifest.json.")],

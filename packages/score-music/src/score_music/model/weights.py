@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from score_core.errors import ScoreError
+from score_core.files import publish
 from score_music.model.config import MusicVAEConfig, get_config
 from score_music.model.vae import MusicVAE
 
@@ -33,7 +34,7 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
-        os.replace(tmp, path)
+        publish(Path(tmp), path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
