@@ -45,3 +45,15 @@ def test_real_clip_with_the_default_encoder(tmp_path):
     result = run_score("run", video, "--music", "arpeggio", "-o", tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".mid", ".mp4", ".wav"]
+
+
+def test_defaults_are_efficientnet_lite0_and_the_shipped_musicvae(clip, tmp_path):
+    pytest.importorskip("score_music", reason="score-music is not installed (the light tox environment)")
+    result = run_score("run", clip, "-o", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    sidecar = json.loads((tmp_path / "clip.json").read_text())
+    assert sidecar["provenance"]["encoder"]["name"] == "efficientnet-lite0"
+    assert sidecar["provenance"]["decoder"]["name"] == "musicvae"
+    assert sidecar["provenance"]["decoder"]["weights"].startswith("shipped:")
+    assert sidecar["music"]["notes"] > 0
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".mid", ".mp4", ".wav"]
