@@ -1,0 +1,95 @@
+"""Keras callbacks: a rich progress bar on stderr and per-epoch checkpoints for resuming."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from score_text.backend import keras_module
+
+keras = keras_module()
+
+
+class RichProgress(keras.callbacks.Callback):  # type: ignore[misc]
+    """One bar per epoch on stderr with the running metrics; quiet when ``enabled`` is false."""
+
+    def __init__(self, epochs: int, steps: int, enabled: bool = True) -> None:
+        super().__init__()
+        self.epochs, self.steps, self.enabled = epochs, steps, enabled
+        self.bar: Any = None
+        self.task: Any = None
+        self.history: list[dict[str, float]] = []
+        self.epoch_seconds: list[float] = []
+        self._started = 0.0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), TextColumn("{task.fields[detail]}"),
+                            console=Console(stderr=True), transient=False)
+        self.bar.start()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._started = time.perf_counter()
+        if self.bar is not None:
+            self.task = self.bar.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps, detail="")
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, advance=1, detail=_format(logs))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch_seconds.append(time.perf_counter() - self._started)
+        self.history.append({k: float(v) for k, v in (logs or {}).items()})
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, detail=_format(logs))
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _format(logs: dict[str, Any] | None) -> str:
+    return " ".join(f"{k} {float(v):.3f}" for k, v in (logs or {}).items())
+
+
+class Checkpoint(keras.callbacks.Callback):  # type: ignore[misc]
+    """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n} to ``path``.json."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        from score_core.files import atomic_write_bytes
+        from score_text.storage import save_model
+
+        save_model(self.model, self.path)
+        state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
+        atomic_write_bytes(state_path(self.path), json.dumps(state).encode())
+
+
+class TimeBudget(keras.callbacks.Callback):  # type: ignore[misc]
+    """Stop training once ``seconds`` of wall time have passed (checked after every batch)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.start = time.perf_counter()
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def state_path(checkpoint: Path) -> Path:
+    return Path(checkpoint).with_name(Path(checkpoint).name + ".json")

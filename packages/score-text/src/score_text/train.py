@@ -1,0 +1,133 @@
+"""Training either model from a text file: vocabulary, split, bucketed batches, fit, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from score_core.errors import ScoreError
+from score_text.data import Batches, load_sentences, make_dataset, validation_split
+from score_text.vocab import Vocabulary, build_vocabulary
+
+
+@dataclass
+class TrainConfig:
+    """Everything `score text train` needs besides the data and output paths."""
+
+    model: str = "lm"
+    level: str = "word"
+    layout: str = "auto"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 0
+    max_vocab: int = 10000
+    max_length: int = 0
+    validation: float = 0.05
+    bucket_size: int = 50
+    clipnorm: float = 5.0
+    model_args: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    minutes: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    history: list[dict[str, float]]
+    epoch_seconds: list[float]
+    validation: list[list[int]]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, Keras's global seed generator and the backend.
+
+    ``keras.utils.set_random_seed`` imports tensorflow whenever it is installed, which must not happen on the
+    torch backend (both in one process can crash), so on torch the same steps are done here.
+    """
+    from score_text.backend import keras_module
+
+    keras = keras_module()
+    if keras.backend.backend() != "torch":
+        keras.utils.set_random_seed(seed)
+        return
+    import torch
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    global_state.set_global_attribute("global_random_seed", seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model(config: TrainConfig, vocabulary: Vocabulary) -> Any:
+    from score_text.models import MODEL_KINDS, keras
+
+    kind = MODEL_KINDS.get(config.model)
+    if kind is None:
+        raise ScoreError("--model", f"unknown model {config.model!r} (lm or vae)")
+    args = dict(config.model_args)
+    if config.model == "vae":
+        args.setdefault("seed", config.seed)
+    model = kind(vocabulary=vocabulary.to_json(), **args)
+    model.build_on_dummy()
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm), jit_compile=False)
+    return model
+
+
+def resume_state(checkpoint: Path) -> int:
+    """Epochs already done according to the checkpoint's state file (0 when none)."""
+    from score_text.progress import state_path
+
+    path = state_path(checkpoint)
+    if not path.is_file():
+        return 0
+    return int(json.loads(path.read_text()).get("epoch", 0))
+
+
+def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
+    """Train a model on ``data``; with ``resume``, continue from ``checkpoint`` (same vocabulary required)."""
+    from score_text.progress import Checkpoint, RichProgress, TimeBudget
+    from score_text.storage import load_model
+
+    seed_everything(config.seed)
+    sentences = load_sentences(data, config.level, config.layout, config.max_length)
+    initial_epoch = 0
+    if resume and checkpoint is not None and checkpoint.is_file():
+        model = load_model(checkpoint, compile=True)
+        vocabulary = model.vocabulary
+        if model.kind != config.model or vocabulary.level != config.level:
+            raise ScoreError(str(checkpoint), f"vocabulary mismatch: checkpoint is a {vocabulary.level}-level "
+                                              f"{model.kind}, asked for a {config.level}-level {config.model}")
+        fresh = build_vocabulary(sentences, config.level, config.max_vocab)
+        if fresh != vocabulary:
+            raise ScoreError(str(checkpoint), "vocabulary mismatch: the data builds another vocabulary")
+        initial_epoch = resume_state(checkpoint)
+    else:
+        vocabulary = build_vocabulary(sentences, config.level, config.max_vocab)
+        model = build_model(config, vocabulary)
+    encoded = [vocabulary.encode(s) for s in sentences]
+    train_ids, valid_ids = validation_split(encoded, config.validation, config.seed)
+    vae = config.model == "vae"
+    batches = Batches(train_ids, config.batch_size, config.seed, vae=vae, bucket_size=config.bucket_size)
+    batches.set_epoch(initial_epoch)
+    valid = None
+    if valid_ids:
+        valid = make_dataset(Batches(valid_ids, config.batch_size, config.seed, vae=vae), shuffle_each_epoch=False)
+    bar = RichProgress(config.epochs, len(batches), enabled=config.progress)
+    callbacks: list[Any] = [bar]
+    if checkpoint is not None:
+        callbacks.append(Checkpoint(checkpoint))
+    if config.minutes > 0:
+        callbacks.append(TimeBudget(config.minutes * 60.0))
+    if initial_epoch < config.epochs:
+        model.fit(make_dataset(batches), validation_data=valid, epochs=config.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=0)
+    return TrainResult(model, bar.history, bar.epoch_seconds, valid_ids)
