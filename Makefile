@@ -20,7 +20,7 @@ $(VENV)/.installed: packages/*/pyproject.toml examples/*/pyproject.toml
 test:
 	$(PYTHON) -m venv .tox-runner
 	.tox-runner/bin/pip install -q 'tox>=4.11'
-	.tox-runner/bin/tox run
+	.tox-runner/bin/tox run --recreate
 
 lint:
 	$(PYTHON) -m venv .tox-runner
