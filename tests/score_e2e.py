@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from score_core.testing import Completed, run_score
+
+__all__ = ["Completed", "install_plugin", "run_score", "shared_video"]
+
 SHARED_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
-SCORE = shutil.which("score", path=str(Path(sys.executable).parent)) or "score"
-
-
-@dataclass
-class Completed:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_score(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300) -> Completed:
-    """Run the installed `score` command in a subprocess."""
-    merged = {**os.environ, **(env or {})}
-    result = subprocess.run(
-        [SCORE, *map(str, args)], capture_output=True, text=True, env=merged, timeout=timeout, stdin=subprocess.DEVNULL
-    )
-    return Completed(result.returncode, result.stdout, result.stderr)
 
 
 def shared_video(name: str) -> Path:

@@ -97,7 +97,7 @@ class Pipeline:
         self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
-        if choice.vision_layer:  # an earlier layer has its own feature size: build now to learn it
+        if choice.vision_layer or choice.vision_weights:  # may have their own feature size: build now to learn it
             self._encoder = self._build_encoder()
         if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
             self._decoder = self.decoder_registration.factory(choice.music_weights)

@@ -3,14 +3,21 @@
 Installed with score-core and activated automatically by pytest (entry point ``pytest11``). Use
 ``check_encoder(encoder)`` and ``check_decoder(decoder)`` in a plugin's tests, the ``score_plugin_manager``
 fixture for an isolated plugin manager, and ``register_plugin(module)`` to make an in-process plugin visible to
-the registry (and so to the CLI) for the duration of a ``with`` block.
+the registry (and so to the CLI) for the duration of a ``with`` block. ``run_score(*args)`` runs the installed
+``score`` command in a subprocess, for end-to-end tests.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pluggy
@@ -20,6 +27,24 @@ from score_core import registry as registry_module
 from score_core.contracts import LatentTrack, Score
 from score_core.protocols import MusicDecoder, VisionEncoder
 from score_core.registry import Registry, load_registry, new_plugin_manager
+
+SCORE = shutil.which("score", path=str(Path(sys.executable).parent)) or "score"
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_score(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300) -> Completed:
+    """Run the installed `score` command (the one beside this Python) in a subprocess."""
+    merged = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [SCORE, *map(str, args)], capture_output=True, text=True, env=merged, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    return Completed(result.returncode, result.stdout, result.stderr)
 
 
 @pytest.fixture

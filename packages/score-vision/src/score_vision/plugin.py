@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from score_core import hookimpl
 from score_core.contracts import EncoderSpec
@@ -13,6 +14,8 @@ TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose
 
 MOBILENET_SPEC = EncoderSpec(name="mobilenet", feature_size=1280, input_size=(224, 224), resize="crop", batch_size=32)
 INCEPTION_SPEC = EncoderSpec(name="inception", feature_size=2048, input_size=(299, 299), resize="crop", batch_size=16)
+PIXELVAE_SPEC = EncoderSpec(name="pixelvae", feature_size=32, input_size=(32, 32), resize="crop", batch_size=64)
+"""Nominal: the real sizes come from the model file given with --vision-weights."""
 EFFICIENTNET_LITE0_SPEC = EncoderSpec(
     name="efficientnet-lite0", feature_size=1280, input_size=(224, 224), resize="crop", batch_size=32
 )
@@ -37,6 +40,13 @@ def build_efficientnet_lite0(weights: str | None = None, layer: str | None = Non
     from score_vision.efficientnet import efficientnet_lite0_encoder
 
     return efficientnet_lite0_encoder(weights, layer=layer)
+
+
+def build_pixelvae(weights: str | None = None) -> VisionEncoder:
+    """A PixelVAE trained with `score vision train-pixelvae`; its posterior mean μ is the feature vector."""
+    from score_vision.pixel.encoder import pixelvae_encoder
+
+    return pixelvae_encoder(weights)
 
 
 REGISTRATIONS = (
@@ -79,11 +89,28 @@ REGISTRATIONS = (
         ),
         default_fps=2.0,
     ),
+    EncoderRegistration(
+        name="pixelvae",
+        description="PixelVAE latent mean μ (unsupervised; needs --vision-weights from `score vision train-pixelvae`).",
+        spec=PIXELVAE_SPEC,
+        factory=build_pixelvae,
+        weights=WeightsInfo(name="a model file you train (--vision-weights)", license="that of your training data",
+                            source="score vision train-pixelvae"),
+        default_fps=2.0,
+    ),
 )
 
 
 @hookimpl
 def register_encoders(register: Callable[[EncoderRegistration], None]) -> None:
-    """Register MobileNet v2, Inception v3 and EfficientNet-Lite0."""
+    """Register MobileNet v2, Inception v3, EfficientNet-Lite0 and PixelVAE."""
     for registration in REGISTRATIONS:
         register(registration)
+
+
+@hookimpl
+def register_commands(app: Any) -> None:
+    """Add `score vision …` (PixelCNN / PixelVAE training and sampling)."""
+    from score_vision.pixel.cli import app as vision_app
+
+    app.add_typer(vision_app, name="vision")

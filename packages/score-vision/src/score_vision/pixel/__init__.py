@@ -1,0 +1,1 @@
+"""Autoregressive image models: PixelCNN, gated PixelCNN, PixelVAE and the convolutional VAE baseline."""
