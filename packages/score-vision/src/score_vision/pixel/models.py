@@ -1,31 +1,19 @@
-"""The four trainable image models behind one interface: build from a config dict, loss terms in bits."""
+"""The four trainable image models behind one interface, built from a config dict.
+
+Each has ``kind``, ``config``, ``config_dict()``, ``prepare(images)`` (data-dependent initialisation) and
+``loss_terms(images, labels, step, generator)``: a dict with ``loss`` to minimise and ``bits_per_dim`` (the
+negative log-likelihood or its bound), plus model-specific figures, all in bits.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
 
 from score_core.errors import ScoreError
 from score_vision.pixel.pixelcnn import PixelCnnConfig, build_pixelcnn, initialise_output_bias, nll_bits_per_dim
-
-
-class ImageModel(Protocol):
-    """What the trainer needs from a model."""
-
-    kind: str
-
-    def loss_terms(self, images: torch.Tensor, labels: torch.Tensor | None, step: int,
-                   generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """``loss`` to minimise and ``bits_per_dim`` (negative log-likelihood or its bound), plus model-specific."""
-        ...
-
-    def config_dict(self) -> dict[str, Any]: ...
-
-    def prepare(self, images: torch.Tensor) -> None:
-        """Data-dependent initialisation before the first step."""
-        ...
 
 
 class PixelCnnModel(nn.Module):
