@@ -57,6 +57,15 @@ def test_interpolate_prints_steps_from_a_to_b(trained_vae: Path, capsys: pytest.
     assert [lines[0], lines[-1]] == ends
     words = {w for topic in TOPICS for part in topic for phrase in part for w in phrase.split()}
     assert all(line and set(line.split()) <= words for line in lines)
+    # the path starts in a's topic and ends in b's: the latent carries what the sentence is about
+    assert topic_of(lines[0]) == topic_of(a) and topic_of(lines[-1]) == topic_of(b), lines
+
+
+def topic_of(sentence: str) -> int:
+    """The templated topic whose subjects, verbs and objects share the most words with ``sentence``."""
+    tokens = set(sentence.split()) - {"the", "a", "in", "at"}
+    overlaps = [len(tokens & {w for part in topic[:3] for phrase in part for w in phrase.split()}) for topic in TOPICS]
+    return overlaps.index(max(overlaps))
 
 
 def test_resume_continues_from_checkpoint(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
