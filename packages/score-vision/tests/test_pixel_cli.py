@@ -65,7 +65,7 @@ def test_train_pixelcnn_on_digits_then_sample_and_complete(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     picture = Image.open(completed)
     assert picture.size == (3 * 28 + 2, 2 * 28 + 1)  # originals above, completions below
-    pixels = torch.from_numpy(np.asarray(picture))
+    pixels = torch.from_numpy(np.array(picture))
     assert torch.equal(pixels[:14], pixels[29:43])  # the top halves are kept
 
 
