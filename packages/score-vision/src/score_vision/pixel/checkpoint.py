@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from score_core.errors import ScoreError
+from score_core.files import atomic_write_bytes
 
 FORMAT = "score-pixel-model"
 KIND_NAMES = {
@@ -23,15 +23,9 @@ KIND_NAMES = {
 def save_model_file(path: Path, blob: dict[str, Any]) -> None:
     """Write ``blob`` (plain values and tensors) to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save({"format": FORMAT, **blob}, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **blob}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_model_file(path: str | Path, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
