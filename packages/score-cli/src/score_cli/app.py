@@ -193,12 +193,7 @@ def build_app() -> typer.Typer:
     application.command()(decoders)
     application.command("sample-clip")(sample_clip)
     application.add_typer(bridge_commands.app, name="bridge")
-    try:
-        _registry().add_commands(application)
-    except ScoreError:
-        raise
-    except Exception as error:  # one plugin's broken command must not break the CLI
-        console.warn(f"a plugin failed to add its commands: {error!r}")
+    _registry().add_commands(application, warn=console.warn)
     return application
 
 

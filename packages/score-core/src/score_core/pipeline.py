@@ -201,7 +201,7 @@ class Pipeline:
                 features = np.asarray(encoder.encode(batch.frames))
             except ScoreError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise PluginError(f"encoder '{self.encoder_name}'", f"failed while encoding: {error!r}") from error
             if features.shape != (len(batch.times), spec.feature_size):
                 raise PluginError(
@@ -237,7 +237,7 @@ class Pipeline:
             score = decoder.decode(latents, temperature=options.temperature, seed=options.seed)
         except ScoreError:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
         if not isinstance(score, Score):
             raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
@@ -400,7 +400,7 @@ def _write_outputs(
                 registration.factory().write(context, path)
             except ScoreError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise PluginError(f"writer '{name}'", f"failed: {error!r}") from error
             context.written[name] = path
         return staged.commit()
