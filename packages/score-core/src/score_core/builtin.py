@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -81,7 +82,23 @@ class SidecarWriter:
             },
             "python": platform.python_version(),
         }
-        path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        path.write_text(strict_json(document) + "\n")
+
+
+def strict_json(document: Any) -> str:
+    """``document`` as standard JSON: NaN and infinities (which JSON lacks) become null, other objects strings."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(json.loads(json.dumps(document, default=str))), indent=2, sort_keys=True,
+                      allow_nan=False)
 
 
 @hookimpl

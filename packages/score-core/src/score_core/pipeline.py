@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from score_core.contracts import (
     VideoInfo,
 )
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
-from score_core.files import StagedOutputs, ensure_writable_directory
+from score_core.files import OutputClaim, StagedOutputs, ensure_writable_directory
 from score_core.protocols import Bridge, MusicDecoder, RunContext, VisionEncoder
 from score_core.registrations import (
     BridgeRegistration,
@@ -70,6 +71,12 @@ class RunOptions:
     video: bool = True
     overwrite: bool = False
     soundfont: str | None = None
+
+    def __post_init__(self) -> None:
+        for option in fields(self):
+            value = getattr(self, option.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ScoreError(f"--{option.name.replace('_', '-')}", f"must be a finite number, not {value}")
 
 
 @dataclass(frozen=True)
@@ -324,7 +331,23 @@ def run(
     options: RunOptions,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
+    """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure.
+
+    The run claims its output names (``OutputClaim``) before any work, so a concurrent run into the same
+    folder is refused instead of silently replacing them.
+    """
+    with ExitStack() as claims:
+        return _run(pipeline, video, output_dir, options, progress, claims)
+
+
+def _run(
+    pipeline: Pipeline,
+    video: Path,
+    output_dir: Path,
+    options: RunOptions,
+    progress: Progress | None,
+    claims: ExitStack,
+) -> RunResult:
     from score_core.media import detect_cuts, probe
 
     video = Path(video)
@@ -332,6 +355,7 @@ def run(
     info = probe(video)
     output_dir = ensure_writable_directory(Path(output_dir))
     targets = output_targets(pipeline.registry, video, output_dir, options)
+    claims.enter_context(OutputClaim(output_dir, video.stem))
     _refuse_clobbering(video, targets, options.overwrite)
     if max(info.width, info.height) > MAX_FRAME_SIDE:
         raise ScoreError(
@@ -370,7 +394,7 @@ def run(
         video=video, video_info=info, score=score, features=features, latents=latents, visual_change=change,
         parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings}, targets=targets,
     )
-    outputs = _write_outputs(pipeline.registry, context, targets, progress)
+    outputs = _write_outputs(pipeline.registry, context, targets, progress, options.overwrite)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
     return RunResult(
         outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
@@ -382,14 +406,16 @@ def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -
     for target in targets.values():
         if target.resolve() == video.resolve():
             raise ScoreError(str(target), "an output would replace the input video; choose another -o directory")
+        if target.is_dir():
+            raise ScoreError(str(target), "is a directory; it cannot be replaced by an output")
         if target.exists() and not overwrite:
             raise ScoreError(str(target), "already exists; pass --overwrite to replace it")
 
 
 def _write_outputs(
-    registry: Registry, context: RunContext, targets: dict[str, Path], progress: Progress | None
+    registry: Registry, context: RunContext, targets: dict[str, Path], progress: Progress | None, overwrite: bool
 ) -> dict[str, Path]:
-    staged = StagedOutputs(targets)
+    staged = StagedOutputs(targets, overwrite=overwrite)
     try:
         for index, name in enumerate(targets):
             registration = registry.writers.get(name)

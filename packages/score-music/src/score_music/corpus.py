@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from score_core.files import atomic_path
 from score_music.extract import music21_melody, windows
 from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES
 
@@ -254,10 +255,8 @@ def _build_shard(
         arrays[f"events_{bars}"] = np.concatenate(chunks[bars]) if chunks[bars] else np.zeros((0, size), np.uint8)
         arrays[f"tune_{bars}"] = np.concatenate(owners[bars]) if owners[bars] else np.zeros(0, np.int32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:
+    with atomic_path(path) as partial, partial.open("wb") as handle:
         np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
-    os.replace(partial, path)
     return meta
 
 

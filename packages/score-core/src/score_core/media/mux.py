@@ -15,7 +15,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from score_core.errors import ScoreError
-from score_core.media._open import AV_ERRORS, check_readable_file, open_video, seconds, short_reason
+from score_core.media._open import AV_ERRORS, check_readable_file, literal, open_video, seconds, short_reason
 from score_core.media.probe import probe
 
 _AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000})
@@ -43,7 +43,7 @@ def mux_audio(video: Path, audio_wav: Path, output: Path) -> None:
     info = probe(video)
     check_readable_file(audio_wav)
     try:
-        sink = av.open(str(output), mode="w", format="mp4")
+        sink = av.open(literal(output), mode="w", format="mp4")
     except AV_ERRORS as exc:
         raise ScoreError(str(output), f"cannot be written ({short_reason(exc)})") from None
     try:
@@ -102,7 +102,7 @@ class _open_audio:
 
     def __enter__(self) -> av.container.InputContainer:
         try:
-            self.container = av.open(str(self.path), mode="r")
+            self.container = av.open(literal(self.path), mode="r")
         except AV_ERRORS as exc:
             raise ScoreError(str(self.path), f"not an audio file ({short_reason(exc)})") from None
         if not self.container.streams.audio:

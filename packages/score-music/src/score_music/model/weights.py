@@ -4,15 +4,13 @@ config stored beside the tensors so a file always rebuilds the model it came fro
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from score_core.errors import ScoreError
-from score_core.files import publish
+from score_core.files import atomic_path
 from score_music.model.config import MusicVAEConfig, get_config
 from score_music.model.vae import MusicVAE
 
@@ -30,14 +28,8 @@ def _have_safetensors() -> bool:
 
 def _atomic_write(path: Path, write: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as temporary:
+        write(str(temporary))
 
 
 def save_weights(
