@@ -110,3 +110,16 @@ def test_bridge_fit_on_a_folder_without_videos(capsys, tmp_path):
             "arpeggio"]
     assert main(args) == 2
     assert "holds no videos" in capsys.readouterr().err
+
+
+def test_bridge_fit_onto_a_directory_or_with_a_layer_the_encoder_lacks(capsys, tmp_path):
+    corpus = tmp_path / "archive"
+    corpus.mkdir()
+    write_test_video(corpus / "a.mp4", duration=3.0)
+    args = ["bridge", "fit", str(corpus), "--vision", "color-stats", "--music", "arpeggio"]
+    assert main([*args, "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"score: error: {tmp_path}: is a directory; give the bridge a file " \
+                                              "name, such as bridge.npz"
+    assert main([*args, "-o", str(tmp_path / "b.npz"), "--layer", "features.3"]) == 2
+    assert "has no layer option" in capsys.readouterr().err
+    assert not (tmp_path / "b.npz").exists()

@@ -30,9 +30,11 @@ def fit_corpus_bridge(
     music: str,
     vision_weights: str | None = None,
     fps: float | None = None,
+    layer: str | None = None,
 ) -> CorpusFit:
     """Encode every video, fit PCA whitening to the decoder's latent size on all frames, save it to ``output``."""
-    pipeline = Pipeline(registry, StageChoice(vision=vision, music=music, vision_weights=vision_weights))
+    choice = StageChoice(vision=vision, music=music, vision_weights=vision_weights, vision_layer=layer)
+    pipeline = Pipeline(registry, choice)
     rate = fps or pipeline.default_fps()
     blocks = [pipeline.encode(Path(video), rate)[0].values for video in videos]
     features = np.concatenate(blocks)
