@@ -126,3 +126,24 @@ def test_plugin_module_imports_no_torch():
     code = "import sys, score_music.plugin; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
         == "False"
+
+
+def test_train_and_evaluate_refuse_an_empty_foreign_or_corrupt_cache(tiny_weights, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    np.savez(foreign / "windows-essen.npz", tune_ids=np.array(["a"]), events_2=np.zeros((3, 7), np.float32))
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "windows-essen.npz").write_bytes(b"PK\x03\x04 cut short")
+    cases = {empty: "holds no window shards", foreign: "not a window shard of `score music build-corpus`: it lacks",
+             corrupt: "not a window shard, or damaged", tmp_path / "absent": "no such cache directory"}
+    for cache, cause in cases.items():
+        for command in (["train", "-o", str(tmp_path / "w.pt"), "--config", "tiny", "--steps", "1",
+                         "--checkpoints", str(tmp_path / "ck")],
+                        ["evaluate", "--weights", str(tiny_weights)]):
+            assert main(["music", *command, "--cache", str(cache)]) == 2
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and cause in lines[0], (command, lines)
+    assert not (tmp_path / "w.pt").exists()

@@ -54,6 +54,16 @@ def _first_window(path: Path, steps: int) -> np.ndarray:
     return melody[:steps]
 
 
+def _windows(cache_dir: Path, split: str) -> np.ndarray:
+    """The cache's windows of ``split`` as int64; a cache without any is a one-line refusal."""
+    from score_music.corpus import load_windows
+
+    windows = load_windows(cache_dir, split).astype(np.int64)  # type: ignore[arg-type]
+    if not len(windows):
+        raise ScoreError(str(cache_dir), f"holds no {split} windows; build the corpus with `score music build-corpus`")
+    return windows
+
+
 def _melody(path: Path) -> np.ndarray:
     from score_music.extract import midi_melody
 
@@ -169,7 +179,7 @@ def train(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Train a MusicVAE on the cached corpus windows, with checkpoints; write the weights and their card."""
-    from score_music.corpus import augment_batch, default_cache_dir, load_windows
+    from score_music.corpus import augment_batch, default_cache_dir
     from score_music.export import export_weights
     from score_music.train import TrainSettings
     from score_music.train import train as run_training
@@ -178,8 +188,7 @@ def train(
     if scheduled_sampling not in ("exact", "parallel", "off"):
         raise ScoreError("--scheduled-sampling", f"{scheduled_sampling!r} is not exact, parallel or off")
     cache_dir = cache or default_cache_dir()
-    train_windows = load_windows(cache_dir, "train").astype(np.int64)
-    valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+    train_windows, valid_windows = _windows(cache_dir, "train"), _windows(cache_dir, "valid")
     checkpoints.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(
         config=config, steps=steps, batch_size=batch_size, seed=seed, checkpoint_dir=checkpoints,
@@ -210,13 +219,13 @@ def evaluate(
     import dataclasses
     import json
 
-    from score_music.corpus import default_cache_dir, load_windows
+    from score_music.corpus import default_cache_dir
     from score_music.train import evaluate as evaluate_model
 
     if split not in ("train", "valid", "test"):
         raise ScoreError("--split", f"{split!r} is not train, valid or test")
     decoder = _decoder(weights)
-    windows = load_windows(cache or default_cache_dir(), split).astype(np.int64)  # type: ignore[arg-type]
+    windows = _windows(cache or default_cache_dir(), split)
     figures = {"split": split, "windows": len(windows),
                **dataclasses.asdict(evaluate_model(decoder.model, windows))}
     figures.pop("step")
