@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from score_core import hookimpl
 from score_core.contracts import EncoderSpec, LatentSpec
-from score_core.registrations import DecoderRegistration, EncoderRegistration
+from score_core.registrations import DecoderRegistration, EncoderRegistration, StageOptions
 
 COLOR_STATS_SPEC = EncoderSpec(name="color-stats", feature_size=17, input_size=(72, 128), resize="stretch",
                                batch_size=32, temporal=True)
@@ -35,6 +35,7 @@ def register_encoders(register: Callable[[EncoderRegistration], None]) -> None:
             spec=COLOR_STATS_SPEC,
             factory=_color_stats,
             default_fps=4.0,
+            options=StageOptions,
         )
     )
 
@@ -47,5 +48,6 @@ def register_decoders(register: Callable[[DecoderRegistration], None]) -> None:
             description="Each 2-bar segment an arpeggio; the latent picks chord, register, density, velocity",
             latent_spec=ARPEGGIO_SPEC,
             factory=_arpeggio,
+            options=StageOptions,
         )
     )

@@ -31,6 +31,19 @@ def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], pac
     raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
 
 
+def key_values(flag: str, pairs: list[str] | None) -> dict[str, str]:
+    """``["a=1", "b=x"]`` as ``{"a": "1", "b": "x"}``; a pair without ``=`` or a key given twice is refused."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise ScoreError(f"{flag} {pair}", "expected KEY=VALUE")
+        if key.strip() in result:
+            raise ScoreError(f"{flag} {key.strip()}", "given twice")
+        result[key.strip()] = value
+    return result
+
+
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
@@ -47,6 +60,12 @@ def run(
         str | None, typer.Option(help="Take features from this earlier encoder layer (e.g. features.7).")
     ] = None,
     music_weights: Annotated[str | None, typer.Option(help="Local weights file for the decoder.")] = None,
+    vision_opt: Annotated[
+        list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable; see `score encoders`).")
+    ] = None,
+    music_opt: Annotated[
+        list[str] | None, typer.Option(help="Decoder option KEY=VALUE (repeatable; see `score decoders`).")
+    ] = None,
     bridge_weights: Annotated[
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
     ] = None,
@@ -76,6 +95,8 @@ def run(
         music_weights=music_weights,
         bridge_weights=bridge_weights,
         vision_layer=layer,
+        vision_options=key_values("--vision-opt", vision_opt),
+        music_options=key_values("--music-opt", music_opt),
     )
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
@@ -141,12 +162,13 @@ def encoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on
             "input": f"{r.spec.input_size[0]}x{r.spec.input_size[1]} {r.spec.resize}",
             "weights": r.weights.name if r.weights else "none",
             "license": r.weights.license if r.weights else "-",
+            "options": ", ".join(r.options.model_fields) or "-",
             "plugin": str(registry.encoders.owner(r.name)),
             "description": r.description,
         }
         for r in registry.encoders.all()
     ]
-    _emit(rows, as_json, ["name", "aliases", "features", "input", "weights", "license", "description"])
+    _emit(rows, as_json, ["name", "aliases", "features", "input", "options", "weights", "license", "description"])
 
 
 def decoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
@@ -160,12 +182,14 @@ def decoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on
             "segment_bars": r.latent_spec.bars_per_segment,
             "weights": r.weights.name if r.weights else "none",
             "license": r.weights.license if r.weights else "-",
+            "options": ", ".join(r.options.model_fields) or "-",
             "plugin": str(registry.decoders.owner(r.name)),
             "description": r.description,
         }
         for r in registry.decoders.all()
     ]
-    _emit(rows, as_json, ["name", "aliases", "latent", "segment_bars", "weights", "license", "description"])
+    _emit(rows, as_json, ["name", "aliases", "latent", "segment_bars", "options", "weights", "license",
+                          "description"])
 
 
 def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny")] = "bikes") -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,15 @@ from score_core.contracts import (
 )
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
 from score_core.files import OutputClaim, StagedOutputs, ensure_writable_directory
-from score_core.protocols import Bridge, MusicDecoder, RunContext, VisionEncoder
+from score_core.protocols import Bridge, MusicDecoder, RunContext, TemporalVisionEncoder, VisionEncoder
 from score_core.registrations import (
     BridgeRegistration,
     DecoderRegistration,
     EncoderRegistration,
+    StageOptions,
     WriterRegistration,
+    build_stage,
+    parse_options,
 )
 from score_core.registry import Registry
 
@@ -57,6 +60,22 @@ class StageChoice:
     music_weights: str | None = None
     bridge_weights: str | None = None
     vision_layer: str | None = None
+    vision_options: Mapping[str, Any] = field(default_factory=dict)
+    """Encoder options (``--vision-opt key=value``); ``vision_weights`` and ``vision_layer`` are shorthands."""
+    music_options: Mapping[str, Any] = field(default_factory=dict)
+    """Decoder options (``--music-opt key=value``); ``music_weights`` is a shorthand."""
+
+
+def merged_options(options: Mapping[str, Any], flag: str, **shorthands: Any) -> dict[str, Any]:
+    """``options`` with the shorthand flags that were given; one option given both ways is refused."""
+    merged = dict(options)
+    for key, value in shorthands.items():
+        if value is None:
+            continue
+        if key in merged and merged[key] != value:
+            raise ScoreError(f"--{flag}-opt {key}", f"conflicts with --{flag}-{key} / --{key}")
+        merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,11 @@ class RunResult:
 
 
 class Pipeline:
-    """Encoder, bridge and decoder chosen from a registry, checked to fit together."""
+    """Encoder, bridge and decoder chosen from a registry, with validated options, checked to fit together.
+
+    Creating one is cheap (options are checked, nothing is loaded but the bridge); ``build()`` builds encoder
+    and decoder once and checks that the built stages fit.
+    """
 
     def __init__(self, registry: Registry, choice: StageChoice) -> None:
         self.registry = registry
@@ -100,14 +123,20 @@ class Pipeline:
         self.encoder_registration: EncoderRegistration = registry.encoders.get(choice.vision)
         self.decoder_registration: DecoderRegistration = registry.decoders.get(choice.music)
         self.bridge_registration: BridgeRegistration = registry.bridges.get(choice.bridge)
+        self.encoder_options: StageOptions = parse_options(
+            f"encoder '{self.encoder_name}'", self.encoder_registration.options,
+            merged_options(choice.vision_options, "vision", weights=choice.vision_weights, layer=choice.vision_layer),
+        )
+        self.decoder_options: StageOptions = parse_options(
+            f"decoder '{self.decoder_name}'", self.decoder_registration.options,
+            merged_options(choice.music_options, "music", weights=choice.music_weights),
+        )
         self._check_registrations()
-        self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
+        self.bridge: Bridge = _call_plugin(
+            f"bridge '{self.bridge_registration.name}'", self.bridge_registration.factory, choice.bridge_weights
+        )
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
-        if choice.vision_layer or choice.vision_weights:  # may have their own feature size: build now to learn it
-            self._encoder = self._build_encoder()
-        if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
-            self._decoder = self.decoder_registration.factory(choice.music_weights)
         self._check_bridge_fit()
 
     @property
@@ -136,49 +165,54 @@ class Pipeline:
         """The decoder's latent space: the built decoder's when one exists, else the registered one."""
         return self._decoder.latent_spec if self._decoder is not None else self.decoder_registration.latent_spec
 
-    def _build_encoder(self) -> VisionEncoder:
-        factory = self.encoder_registration.factory
-        weights, layer = self.choice.vision_weights, self.choice.vision_layer
-        if not layer:
-            return factory(weights)
-        try:
-            return factory(weights, layer=layer)  # type: ignore[call-arg]
-        except TypeError as error:
-            if "layer" not in str(error):
-                raise
-            raise PluginError(f"encoder '{self.encoder_name}'", "has no layer option (--layer)") from None
-
     def _check_bridge_fit(self) -> None:
+        """Bridge sizes against the built stages, or, before building, against registrations whose options
+        cannot change their sizes."""
         feature_size = self.encoder_spec.feature_size
         latent_size = self.latent_spec.size
         bridge_label = f"bridge '{self.choice.bridge_weights or self.bridge_registration.name}'"
-        if self.bridge.input_size is not None and self.bridge.input_size != feature_size:
+        known_features = self._encoder is not None or self.encoder_options == type(self.encoder_options)()
+        known_latents = self._decoder is not None or self.decoder_options == type(self.decoder_options)()
+        if known_features and self.bridge.input_size is not None and self.bridge.input_size != feature_size:
             raise IncompatibleStagesError(
                 f"encoder '{self.encoder_name}' and {bridge_label}",
                 f"the encoder gives {feature_size}-d features, the bridge was fitted on {self.bridge.input_size}-d",
             )
-        if self.bridge.output_size is not None and self.bridge.output_size != latent_size:
+        if known_latents and self.bridge.output_size is not None and self.bridge.output_size != latent_size:
             raise IncompatibleStagesError(
                 f"{bridge_label} and decoder '{self.decoder_name}'",
                 f"the bridge gives {self.bridge.output_size}-d latents, the decoder reads {latent_size}-d",
             )
 
-    def build_models(self) -> None:
-        """Build encoder and decoder (loading weights); raises before any video is decoded."""
+    def build(self) -> None:
+        """Build encoder and decoder once (loading weights) and check that the built stages fit each other and
+        their registrations; raises before any video is decoded."""
         if self._encoder is None:
-            self._encoder = self._build_encoder()
-            if self._encoder.spec.feature_size != self.encoder_registration.spec.feature_size:
+            label = f"encoder '{self.encoder_name}'"
+            encoder: VisionEncoder = _call_plugin(
+                label, build_stage, self.encoder_registration.factory, self.encoder_options
+            )
+            if encoder.spec.temporal and not isinstance(encoder, TemporalVisionEncoder):
+                raise PluginError(label, "declares temporal features but has no reset()")
+            registered = self.encoder_registration.spec.feature_size
+            if self.encoder_options == type(self.encoder_options)() and encoder.spec.feature_size != registered:
                 raise IncompatibleStagesError(
-                    f"encoder '{self.encoder_name}'",
-                    f"registered {self.encoder_registration.spec.feature_size}-d features but built one giving "
-                    f"{self._encoder.spec.feature_size}-d",
+                    label, f"registered {registered}-d features but built one giving {encoder.spec.feature_size}-d"
                 )
+            self._encoder = encoder
         if self._decoder is None:
-            self._decoder = self.decoder_registration.factory(self.choice.music_weights)
-            if self._decoder.latent_spec != self.decoder_registration.latent_spec:
-                raise IncompatibleStagesError(
-                    f"decoder '{self.decoder_name}'", "built decoder's latent spec differs from its registration"
-                )
+            label = f"decoder '{self.decoder_name}'"
+            decoder: MusicDecoder = _call_plugin(
+                label, build_stage, self.decoder_registration.factory, self.decoder_options
+            )
+            if self.decoder_options == type(self.decoder_options)() and (
+                decoder.latent_spec != self.decoder_registration.latent_spec
+            ):
+                raise IncompatibleStagesError(label, "built decoder's latent spec differs from its registration")
+            self._decoder = decoder
+        self._check_bridge_fit()
+
+    build_models = build
 
     def default_fps(self) -> float:
         return self.encoder_registration.default_fps
@@ -191,8 +225,8 @@ class Pipeline:
         encoder = self._encoder
         assert encoder is not None
         spec = encoder.spec
-        if spec.temporal:
-            encoder.reset()  # type: ignore[attr-defined]
+        if isinstance(encoder, TemporalVisionEncoder) and spec.temporal:
+            encoder.reset()
         times: list[np.ndarray] = []
         rows: list[np.ndarray] = []
         reader = FrameReader(
@@ -267,6 +301,16 @@ class Pipeline:
             "bridge": stage(self.bridge_registration, self.registry.bridges, self.bridge),
             "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
         }
+
+
+def _call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` of a plugin: its failures (``SystemExit`` included) are a PluginError naming it."""
+    try:
+        return function(*args)
+    except ScoreError:
+        raise
+    except (Exception, SystemExit) as error:
+        raise PluginError(label, f"failed to build: {error!r}") from error
 
 
 def trim_score(score: Score, duration: float) -> Score:
@@ -387,6 +431,8 @@ def _run(
         "music_weights": pipeline.choice.music_weights,
         "bridge_weights": pipeline.choice.bridge_weights,
         "vision_layer": pipeline.choice.vision_layer,
+        "vision_options": pipeline.encoder_options.model_dump(),
+        "music_options": pipeline.decoder_options.model_dump(),
         **asdict(options),
         "fps": fps,
     }

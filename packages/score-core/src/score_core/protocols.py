@@ -27,6 +27,14 @@ class VisionEncoder(Protocol):
 
 
 @runtime_checkable
+class TemporalVisionEncoder(VisionEncoder, Protocol):
+    """An encoder whose features depend on earlier frames (``spec.temporal``): ``reset()`` forgets them and
+    is called before each video."""
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
 class Bridge(Protocol):
     """Maps a video's features into a decoder's latent space, one latent per musical segment."""
 

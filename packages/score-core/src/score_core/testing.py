@@ -27,7 +27,7 @@ import pytest
 
 from score_core import registry as registry_module
 from score_core.contracts import LatentTrack, Score
-from score_core.protocols import MusicDecoder, VisionEncoder
+from score_core.protocols import MusicDecoder, TemporalVisionEncoder, VisionEncoder
 from score_core.registry import Registry, load_registry, new_plugin_manager
 
 SCORE = shutil.which("score", path=str(Path(sys.executable).parent)) or "score"
@@ -98,7 +98,8 @@ def check_encoder(encoder: VisionEncoder, *, atol: float = 1e-4) -> None:
     outputs = []
     for _ in range(2):
         if spec.temporal:
-            encoder.reset()  # type: ignore[attr-defined]
+            assert isinstance(encoder, TemporalVisionEncoder), "temporal encoder lacks reset()"
+            encoder.reset()
         features = np.asarray(encoder.encode(frames))
         assert features.shape == (3, spec.feature_size), f"features of shape {features.shape} for 3 frames"
         assert features.dtype == np.float32, f"features are {features.dtype}, not float32"

