@@ -178,3 +178,53 @@ def test_stage_options_are_typed_and_unknown_ones_refused(capsys, tmp_path):
         assert main([*run, "--vision", "binned", "--music", "arpeggio", "--vision-opt", "bins=6", "--json"]) == 0
     sidecar = json.loads((tmp_path / "out" / "clip.json").read_text())
     assert sidecar["parameters"]["vision_options"] == {"bins": 6}
+
+
+class _LyricsPlugin:
+    """A third-party writer with an option, reporting a note for the sidecar; and one that mutates the context."""
+
+    @hookimpl
+    def register_writers(self, register):
+        from score_core.registrations import StageOptions, WriterRegistration
+
+        class LyricsOptions(StageOptions):
+            words: int = 3
+
+        class Lyrics:
+            def __init__(self, words):
+                self.words = words
+
+            def write(self, context, path):
+                path.write_text(" ".join(["la"] * self.words) + f" ({len(context.score.notes)} notes)\n")
+                return {"words": self.words, "after_midi": "midi" in context.written}
+
+        class Meddler:
+            def write(self, context, path):
+                path.write_text("x")
+                context.notes["midi"] = "rewritten"
+
+        register(WriterRegistration("lyrics", "words", ".txt", Lyrics, requires=("midi",), options=LyricsOptions))
+        register(WriterRegistration("meddler", "mutates the context", ".meddle", Meddler))
+
+
+def test_writers_declare_options_are_skipped_and_get_a_read_only_context(capsys, tmp_path):
+    video = write_test_video(tmp_path / "clip.mp4", duration=5.0)
+    out = tmp_path / "out"
+    run = ["run", str(video), "--vision", "color-stats", "--music", "arpeggio", "--no-audio", "-o", str(out)]
+    with register_plugin(_LyricsPlugin(), name="lyrics"):
+        for args, message in {("--skip", "nope"): "writer 'nope': no such writer installed",
+                              ("--writer-opt", "lyrics.rhymes=yes"): "writer 'lyrics': takes no option 'rhymes' "
+                                                                     "(it takes: words)",
+                              ("--writer-opt", "audio.volume=3"): "writer 'audio': takes no option 'volume'",
+                              (): "writer 'meddler': failed: TypeError("}.items():
+            assert main([*run, *args]) == 2, args
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"score: error: {message}"), lines
+            assert not out.exists() or not list(out.iterdir())
+        assert main([*run, "--skip", "meddler", "--writer-opt", "lyrics.words=5"]) == 0
+        assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.mid", "clip.txt"]
+        sidecar = json.loads((out / "clip.json").read_text())
+        assert sidecar["writers"]["lyrics"] == {"words": 5, "after_midi": True}
+        assert (out / "clip.txt").read_text().startswith("la la la la la (")
+        assert main([*run, "--skip", "meddler", "--skip", "midi", "--overwrite", "-o", str(tmp_path / "o2")]) == 0
+        assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["clip.json"]  # lyrics needs midi

@@ -74,10 +74,18 @@ def run(
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature; 0 = most likely.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and inputs give the same MIDI.")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the outputs.")] = Path("."),
-    no_audio: Annotated[bool, typer.Option("--no-audio", help="Write no WAV (and so no MP4).")] = False,
-    no_video: Annotated[bool, typer.Option("--no-video", help="Write no scored MP4.")] = False,
+    skip: Annotated[
+        list[str] | None, typer.Option(help="Run no WRITER (repeatable; see `score plugins`); those needing it too.")
+    ] = None,
+    writer_opt: Annotated[
+        list[str] | None, typer.Option(help="Writer option WRITER.KEY=VALUE (repeatable).")
+    ] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Same as --skip audio (and so no MP4).")] = False,
+    no_video: Annotated[bool, typer.Option("--no-video", help="Same as --skip video.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
-    soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
+    soundfont: Annotated[
+        str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth (--writer-opt audio.soundfont=).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
@@ -98,9 +106,18 @@ def run(
         vision_options=key_values("--vision-opt", vision_opt),
         music_options=key_values("--music-opt", music_opt),
     )
+    skipped = [*(skip or []), *(["audio"] if no_audio else []), *(["video"] if no_video else [])]
+    per_writer: dict[str, dict[str, str]] = {}
+    for key, value in key_values("--writer-opt", writer_opt).items():
+        writer, dot, option = key.partition(".")
+        if not dot or not option:
+            raise ScoreError(f"--writer-opt {key}", "expected WRITER.KEY=VALUE")
+        per_writer.setdefault(writer, {})[option] = value
+    if soundfont is not None:
+        per_writer.setdefault("audio", {})["soundfont"] = soundfont
     options = RunOptions(
-        fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
-        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
+        fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, overwrite=overwrite,
+        skip=tuple(dict.fromkeys(skipped)), writer_options=per_writer,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:

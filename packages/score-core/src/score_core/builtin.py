@@ -11,7 +11,7 @@ from typing import Any
 
 from score_core.hookspecs import hookimpl
 from score_core.protocols import RunContext
-from score_core.registrations import BridgeRegistration, WriterRegistration
+from score_core.registrations import BridgeRegistration, StageOptions, WriterRegistration
 
 
 def _pca_bridge(weights: str | None) -> Any:
@@ -39,15 +39,20 @@ class MidiWriter:
         write_midi(context.score, path)
 
 
+class AudioOptions(StageOptions):
+    soundfont: str | None = None
+    """General MIDI .sf2 soundfont for fluidsynth (``--soundfont``); None: the system's, else a numpy synth."""
+
+
 class AudioWriter:
-    def write(self, context: RunContext, path: Path) -> None:
+    def __init__(self, soundfont: str | None = None) -> None:
+        self.soundfont = Path(soundfont) if soundfont else None
+
+    def write(self, context: RunContext, path: Path) -> dict[str, Any]:
         from score_core.audio import render_score
 
-        soundfont = context.parameters.get("soundfont")
-        report = render_score(
-            context.score, context.written["midi"], path, soundfont=Path(soundfont) if soundfont else None
-        )
-        context.notes["audio"] = {
+        report = render_score(context.score, context.written["midi"], path, soundfont=self.soundfont)
+        return {
             "renderer": report.renderer,
             "soundfont": report.soundfont,
             "sample_rate": report.sample_rate,
@@ -72,7 +77,7 @@ class SidecarWriter:
             "provenance": context.provenance,
             "video": context.video_info.model_dump(),
             "outputs": {name: target.name for name, target in context.targets.items()},
-            "writers": context.notes,
+            "writers": dict(context.notes),
             "music": {
                 "notes": len(context.score.notes),
                 "duration": context.score.duration,
@@ -107,7 +112,7 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     register(
         WriterRegistration(
             "audio", "WAV rendered with fluidsynth and a GM soundfont, else a numpy synth", ".wav", AudioWriter,
-            requires=("midi",),
+            requires=("midi",), options=AudioOptions,
         )
     )
     register(
@@ -119,6 +124,6 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     register(
         WriterRegistration(
             "sidecar", "JSON record of parameters, seed, plugins, versions and weight hashes", ".json",
-            SidecarWriter, after=("midi", "audio", "video"),
+            SidecarWriter, after=("*",),
         )
     )

@@ -11,9 +11,10 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -86,10 +87,11 @@ class RunOptions:
     tempo_bpm: float = 120.0
     temperature: float = 1.0
     seed: int = 0
-    audio: bool = True
-    video: bool = True
     overwrite: bool = False
-    soundfont: str | None = None
+    skip: tuple[str, ...] = ()
+    """Writers not to run (``--skip NAME``); writers that require one of them are skipped too."""
+    writer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Options per writer name (``--writer-opt NAME.KEY=VALUE``), validated by each writer's Options model."""
 
     def __post_init__(self) -> None:
         for option in fields(self):
@@ -335,14 +337,19 @@ def with_cut_markers(score: Score, cuts: list[float]) -> Score:
 
 def output_targets(registry: Registry, video: Path, output_dir: Path, options: RunOptions) -> dict[str, Path]:
     """Output path of every writer that this run will use, keyed by writer name, in running order."""
-    disabled = set()
-    if not options.audio:
-        disabled.add("audio")
-    if not options.video:
-        disabled.add("video")
+    disabled = {registry.writers.get(name).name for name in options.skip}
     chosen = [w for w in registry.writers.all() if w.name not in disabled]
     ordered = _order_writers(chosen)
     return {w.name: output_dir / f"{video.stem}{w.suffix}" for w in ordered}
+
+
+def writer_options(registry: Registry, options: RunOptions) -> dict[str, StageOptions]:
+    """Every writer's validated options (its defaults when none given); one-line refusal of a bad one."""
+    given = {registry.writers.get(name).name: values for name, values in options.writer_options.items()}
+    return {
+        writer.name: parse_options(f"writer '{writer.name}'", writer.options, given.get(writer.name, {}))
+        for writer in registry.writers.all()
+    }
 
 
 def _order_writers(writers: list[WriterRegistration]) -> list[WriterRegistration]:
@@ -356,10 +363,16 @@ def _order_writers(writers: list[WriterRegistration]) -> list[WriterRegistration
                 usable.discard(writer.name)
                 changed = True
     pending = [w for w in writers if w.name in usable]
+    last = {w.name for w in pending if "*" in w.after}
     ordered: list[WriterRegistration] = []
     done: set[str] = set()
+
+    def waits_for(writer: WriterRegistration) -> set[str]:
+        after = set(writer.after) | (usable - last if "*" in writer.after else set())
+        return ({*writer.requires} | after) & usable
+
     while pending:
-        ready = [w for w in pending if all(d in done for d in (*w.requires, *w.after) if d in usable)]
+        ready = [w for w in pending if waits_for(w) <= done]
         if not ready:
             raise PluginError("writers", f"circular order among {', '.join(w.name for w in pending)}")
         ordered.extend(ready)
@@ -399,6 +412,7 @@ def _run(
     info = probe(video)
     output_dir = ensure_writable_directory(Path(output_dir))
     targets = output_targets(pipeline.registry, video, output_dir, options)
+    configured = writer_options(pipeline.registry, options)
     claims.enter_context(OutputClaim(output_dir, video.stem))
     _refuse_clobbering(video, targets, options.overwrite)
     if max(info.width, info.height) > MAX_FRAME_SIDE:
@@ -438,13 +452,14 @@ def _run(
     }
     context = RunContext(
         video=video, video_info=info, score=score, features=features, latents=latents, visual_change=change,
-        parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings}, targets=targets,
+        parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings},
+        targets=MappingProxyType(targets),
     )
-    outputs = _write_outputs(pipeline.registry, context, targets, progress, options.overwrite)
+    context, outputs = _write_outputs(pipeline.registry, context, configured, progress, options.overwrite)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
     return RunResult(
         outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
-        writer_notes=context.notes,
+        writer_notes=dict(context.notes),
     )
 
 
@@ -459,9 +474,18 @@ def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -
 
 
 def _write_outputs(
-    registry: Registry, context: RunContext, targets: dict[str, Path], progress: Progress | None, overwrite: bool
-) -> dict[str, Path]:
-    staged = StagedOutputs(targets, overwrite=overwrite)
+    registry: Registry,
+    context: RunContext,
+    configured: dict[str, StageOptions],
+    progress: Progress | None,
+    overwrite: bool,
+) -> tuple[RunContext, dict[str, Path]]:
+    """Run the writers in order, each on a read-only context holding what the earlier ones wrote and noted;
+    publish all outputs together. Returns the last context and the outputs."""
+    targets = context.targets
+    context = replace(context, written=MappingProxyType(dict(context.written)),
+                      notes=MappingProxyType(dict(context.notes)))
+    staged = StagedOutputs(dict(targets), overwrite=overwrite)
     try:
         for index, name in enumerate(targets):
             registration = registry.writers.get(name)
@@ -469,12 +493,14 @@ def _write_outputs(
                 progress(f"write {name}", index, len(targets))
             path = staged.stage(name)
             try:
-                registration.factory().write(context, path)
+                notes = registration.factory(**configured[name].model_dump()).write(context, path)
             except ScoreError:
                 raise
             except (Exception, SystemExit) as error:
                 raise PluginError(f"writer '{name}'", f"failed: {error!r}") from error
-            context.written[name] = path
-        return staged.commit()
+            written = MappingProxyType({**context.written, name: path})
+            noted = MappingProxyType({**context.notes, **({name: dict(notes)} if notes else {})})
+            context = replace(context, written=written, notes=noted)
+        return context, staged.commit()
     finally:
         staged.discard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -72,7 +73,8 @@ class MusicDecoder(Protocol):
 
 @dataclass(frozen=True)
 class RunContext:
-    """Everything a writer may need about the run it writes out."""
+    """Everything a writer may need about the run it writes out; read-only (the pipeline hands each writer a
+    new context holding what the writers before it wrote and noted)."""
 
     video: Path
     video_info: VideoInfo
@@ -82,18 +84,19 @@ class RunContext:
     visual_change: SignalTrack
     parameters: dict[str, Any]
     provenance: dict[str, Any]
-    targets: dict[str, Path] = field(default_factory=dict)
+    targets: Mapping[str, Path] = field(default_factory=dict)
     """Writer name -> the final path its output gets once every writer succeeded."""
-    written: dict[str, Path] = field(default_factory=dict)
+    written: Mapping[str, Path] = field(default_factory=dict)
     """Writer name -> the (temporary) file it wrote; writers listed in ``requires`` are always present."""
-    notes: dict[str, Any] = field(default_factory=dict)
-    """Facts writers report for the sidecar, such as which audio renderer ran."""
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    """Writer name -> the facts it reported for the sidecar, such as which audio renderer ran."""
 
 
 @runtime_checkable
 class Writer(Protocol):
     """Writes one output file of a run."""
 
-    def write(self, context: RunContext, path: Path) -> None:
-        """Write the output to ``path`` (a temporary name the pipeline renames when every writer succeeded)."""
+    def write(self, context: RunContext, path: Path) -> Mapping[str, Any] | None:
+        """Write the output to ``path`` (a temporary name the pipeline renames when every writer succeeded);
+        return facts for the sidecar (``context.notes[name]`` of later writers), or None."""
         ...

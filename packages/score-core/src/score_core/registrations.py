@@ -106,18 +106,21 @@ class BridgeRegistration:
 
 @dataclass(frozen=True)
 class WriterRegistration:
-    """A writer of one output file with the given suffix.
+    """A writer of one output file with the given suffix (no two writers share one).
 
-    It runs only when every writer in ``requires`` ran, and after those and any in ``after`` that run.
+    ``factory(**options)`` builds it, ``options`` declaring what it takes (``--writer-opt NAME.KEY=VALUE``).
+    It runs only when every writer in ``requires`` ran, and after those and any in ``after`` that run
+    (``after=("*",)``: after every writer that does not say so too).
     """
 
     name: str
     description: str
     suffix: str
-    factory: Callable[[], Writer]
+    factory: Callable[..., Writer]
     requires: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    options: type[StageOptions] = StageOptions
 
 
 Registration = EncoderRegistration | DecoderRegistration | BridgeRegistration | WriterRegistration
