@@ -2,7 +2,6 @@
 `score plugins`, naming the culprit and the cause, and every other plugin and command keeps working."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,8 @@ SPEC3 = EncoderSpec(name="x", feature_size=3, input_size=(8, 8))
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path to install fake plugins into, and a registry loaded afresh from it."""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.delenv("SCORE_PLUGINS", raising=False)
-    previous = registry_module._default
-    registry_module._default = None
-    yield folder
-    registry_module._default = previous
-    for name, module in list(sys.modules.items()):
-        if str(getattr(module, "__file__", "") or "").startswith(str(folder)):
-            del sys.modules[name]
+def site(plugin_site):
+    return plugin_site
 
 
 def _plugins(capsys) -> dict[str, list[dict]]:

@@ -151,6 +151,16 @@ class PcaBridge:
     def from_file(cls, path: str | Path) -> PcaBridge:
         return cls(PcaWhitening.load(Path(path)), source=str(path))
 
+    def fit(self, features: np.ndarray, spec: LatentSpec, encoder: str) -> None:
+        """Fit PCA whitening on a corpus's features; the bridge then maps every video with it."""
+        self._whitening = PcaWhitening.fit(features, spec.size, encoder)
+        self._source = None
+
+    def save(self, path: Path) -> None:
+        if self._whitening is None:
+            raise ScoreError(str(path), "the PCA bridge is not fitted on a corpus; nothing to save")
+        self._whitening.save(path)
+
     @property
     def input_size(self) -> int | None:
         return self._whitening.input_size if self._whitening else None

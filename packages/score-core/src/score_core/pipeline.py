@@ -134,7 +134,7 @@ class Pipeline:
             merged_options(choice.music_options, "music", weights=choice.music_weights),
         )
         self._check_registrations()
-        self.bridge: Bridge = _call_plugin(
+        self.bridge: Bridge = call_plugin(
             f"bridge '{self.bridge_registration.name}'", self.bridge_registration.factory, choice.bridge_weights
         )
         self._encoder: VisionEncoder | None = None
@@ -191,7 +191,7 @@ class Pipeline:
         their registrations; raises before any video is decoded."""
         if self._encoder is None:
             label = f"encoder '{self.encoder_name}'"
-            encoder: VisionEncoder = _call_plugin(
+            encoder: VisionEncoder = call_plugin(
                 label, build_stage, self.encoder_registration.factory, self.encoder_options
             )
             if encoder.spec.temporal and not isinstance(encoder, TemporalVisionEncoder):
@@ -204,7 +204,7 @@ class Pipeline:
             self._encoder = encoder
         if self._decoder is None:
             label = f"decoder '{self.decoder_name}'"
-            decoder: MusicDecoder = _call_plugin(
+            decoder: MusicDecoder = call_plugin(
                 label, build_stage, self.decoder_registration.factory, self.decoder_options
             )
             if self.decoder_options == type(self.decoder_options)() and (
@@ -305,7 +305,7 @@ class Pipeline:
         }
 
 
-def _call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:
+def call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)`` of a plugin: its failures (``SystemExit`` included) are a PluginError naming it."""
     try:
         return function(*args)

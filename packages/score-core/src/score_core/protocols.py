@@ -55,6 +55,15 @@ class Bridge(Protocol):
         """One latent per segment [starts[i], ends[i]) in the space ``spec`` describes."""
         ...
 
+    def fit(self, features: np.ndarray, spec: LatentSpec, encoder: str) -> None:
+        """Fit on (N, D) features of a corpus (rows of many videos, from ``encoder``), for latents of ``spec``;
+        afterwards the bridge maps every video alike (`score bridge fit`)."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write the fitted bridge to ``path``, for the factory to load (``--bridge-weights``)."""
+        ...
+
     def provenance(self) -> dict[str, Any]: ...
 
 

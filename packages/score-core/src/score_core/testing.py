@@ -67,6 +67,25 @@ def install_fake_plugin(
 
 
 @pytest.fixture
+def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder on ``sys.path`` to ``install_fake_plugin`` into; the default registry is loaded afresh from it
+    (and restored after the test), so the CLI called in-process sees the plugins installed there."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delenv("SCORE_PLUGINS", raising=False)
+    previous = registry_module._default
+    registry_module._default = None
+    try:
+        yield folder
+    finally:
+        registry_module._default = previous
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(str(folder)):
+                del sys.modules[name]
+
+
+@pytest.fixture
 def score_plugin_manager() -> pluggy.PluginManager:
     """A plugin manager with score's hook specs and no plugins registered."""
     return new_plugin_manager()
