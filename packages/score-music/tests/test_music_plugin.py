@@ -47,9 +47,12 @@ def test_latent_usage_is_zero_for_an_encoder_that_ignores_its_input():
     with torch.no_grad():
         for parameter in model.encoder.parameters():
             parameter.zero_()
-    usage = latent_usage(model, np.zeros((4, 32), dtype=np.int64))
-    # mu = 0 and sigma = softplus(0) = ln 2 for every dimension: the same KL everywhere
-    assert np.allclose(usage, usage[0])
+        model.encoder.sigma.bias[:3] = float(np.log(np.e - 1.0))  # softplus(x) = 1: the posterior is the prior
+    usage = latent_usage(model, np.random.default_rng(0).integers(0, 90, size=(4, 32)))
+    # mu = 0 everywhere; sigma = 1 on the first 3 dimensions (KL 0), softplus(0) = ln 2 on the others
+    ln2 = np.log(2.0)
+    np.testing.assert_allclose(usage[:3], 0.0, atol=1e-6)
+    np.testing.assert_allclose(usage[3:], 0.5 * (ln2**2 - 1.0) - np.log(ln2), rtol=1e-5)
 
 
 def test_decoder_conforms(tiny_weights):

@@ -68,7 +68,7 @@ def render_frame(time: float, size: tuple[int, int] = (64, 96), cuts: Sequence[f
     columns = np.arange(width, dtype=np.float32)[None, :] + 0.5
     bar = np.clip(bar_half + 0.5 - np.abs(columns - centre), 0.0, 1.0)  # antialiased edges
     image = image * (1 - 0.45 * bar[:, :, None]) + 0.45 * bar[:, :, None] * (255.0 - colour)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(image, 0, 255), dtype=np.uint8)
 
 
 def write_test_video(
