@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from score_core import hookimpl
 from score_core.contracts import EncoderSpec, LatentSpec
+from score_core.protocols import MusicDecoder, VisionEncoder
 from score_core.registrations import DecoderRegistration, EncoderRegistration, StageOptions
 
 COLOR_STATS_SPEC = EncoderSpec(name="color-stats", feature_size=17, input_size=(72, 128), resize="stretch",
@@ -13,13 +14,13 @@ COLOR_STATS_SPEC = EncoderSpec(name="color-stats", feature_size=17, input_size=(
 ARPEGGIO_SPEC = LatentSpec(size=8, bars_per_segment=2, steps_per_bar=16)
 
 
-def _color_stats(weights: str | None) -> object:
+def _color_stats(weights: str | None) -> VisionEncoder:
     from score_plugin_example.color_stats import ColorStatsEncoder
 
     return ColorStatsEncoder(COLOR_STATS_SPEC)
 
 
-def _arpeggio(weights: str | None) -> object:
+def _arpeggio(weights: str | None) -> MusicDecoder:
     from score_plugin_example.arpeggio import ArpeggioDecoder
 
     return ArpeggioDecoder(ARPEGGIO_SPEC)

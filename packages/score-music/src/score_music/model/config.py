@@ -115,7 +115,8 @@ class MusicVAEConfig:
         unknown = sorted(set(data) - fields)
         if unknown:
             raise ValueError(f"unknown MusicVAE config keys: {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
     def architecture(self) -> dict[str, Any]:
         """The fields that decide parameter shapes (used to compare weights with a config)."""
@@ -124,7 +125,9 @@ class MusicVAEConfig:
         return {k: getattr(self, k) for k in keys}
 
 
-_MAGENTA_2BAR = {"seq_len": 32, "beta_rate": 0.99999, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0}
+_MAGENTA_2BAR: dict[str, Any] = {
+    "seq_len": 32, "beta_rate": 0.99999, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0
+}
 
 CONFIGS: dict[str, MusicVAEConfig] = {
     c.name: c
