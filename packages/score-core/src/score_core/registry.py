@@ -28,6 +28,8 @@ from score_core.registrations import (
     EncoderRegistration,
     Registration,
     WriterRegistration,
+    build_stage,
+    parse_options,
 )
 
 ENTRY_POINT_GROUP = "score"
@@ -370,11 +372,6 @@ def default_registry() -> Registry:
     return _default
 
 
-def reset_default_registry() -> None:
-    global _default
-    _default = None
-
-
 def list_encoders() -> list[EncoderRegistration]:
     return default_registry().encoders.all()
 
@@ -383,11 +380,17 @@ def list_decoders() -> list[DecoderRegistration]:
     return default_registry().decoders.all()
 
 
-def get_encoder(name: str, weights: str | None = None) -> Any:
-    """Build the encoder registered as ``name`` (or an alias), with default or given weights."""
-    return default_registry().encoders.get(name).factory(weights)
+def get_encoder(name: str, weights: str | None = None, **options: Any) -> Any:
+    """Build the encoder registered as ``name`` (or an alias) with its options (``weights`` None: the default)."""
+    registration = default_registry().encoders.get(name)
+    given = {**options, **({"weights": weights} if weights is not None else {})}
+    options_model = parse_options(f"encoder '{registration.name}'", registration.options, given)
+    return build_stage(registration.factory, options_model)
 
 
-def get_decoder(name: str, weights: str | None = None) -> Any:
-    """Build the decoder registered as ``name`` (or an alias), with default or given weights."""
-    return default_registry().decoders.get(name).factory(weights)
+def get_decoder(name: str, weights: str | None = None, **options: Any) -> Any:
+    """Build the decoder registered as ``name`` (or an alias) with its options (``weights`` None: the default)."""
+    registration = default_registry().decoders.get(name)
+    given = {**options, **({"weights": weights} if weights is not None else {})}
+    options_model = parse_options(f"decoder '{registration.name}'", registration.options, given)
+    return build_stage(registration.factory, options_model)

@@ -157,7 +157,10 @@ def build_corpus(
     from score_music.corpus import COLLECTIONS, build_cache
 
     names = [c.strip() for c in collections.split(",")] if collections else list(COLLECTIONS)
-    summary = build_cache(names, cache, progress=lambda message: print(message, file=sys.stderr))
+    def report(collection: str, done: int, total: int) -> None:
+        print(f"{collection}: {done}/{total} files", file=sys.stderr)
+
+    summary = build_cache(names, cache, progress=report)
     typer.echo(str(summary))
 
 
@@ -199,7 +202,7 @@ def train(
     with _progress(steps) as report:
         result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment_batch)
     last = result.validations[-1] if result.validations else None
-    facts = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
+    facts: dict[str, Any] = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
     if last is not None:
         facts["validation"] = {"loss": last.loss, "kl": last.kl, "accuracy": last.accuracy,
                                "sampled_accuracy": last.sampled_accuracy}

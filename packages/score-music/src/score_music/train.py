@@ -128,7 +128,7 @@ def _generator(seed: int, stream: int, step: int) -> torch.Generator:
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
     """Rows of step `step`: epochs are seeded permutations, consumed in order (stateless, so resumable)."""
     start = step * batch_size
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < batch_size:
         epoch, offset = divmod(start, n)
         perm = np.random.default_rng([seed, 0, epoch]).permutation(n)

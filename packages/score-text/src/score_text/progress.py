@@ -12,7 +12,7 @@ from score_text.backend import keras_module
 keras = keras_module()
 
 
-class RichProgress(keras.callbacks.Callback):
+class RichProgress(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """One bar per epoch on stderr with the running metrics; quiet when ``enabled`` is false."""
 
     def __init__(self, epochs: int, steps: int, enabled: bool = True) -> None:
@@ -59,7 +59,7 @@ def _format(logs: dict[str, Any] | None) -> str:
     return " ".join(f"{k} {float(v):.3f}" for k, v in (logs or {}).items())
 
 
-class Checkpoint(keras.callbacks.Callback):
+class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n, "settings": …} (the
     options a resume must repeat) to ``path``.json."""
 
@@ -78,7 +78,7 @@ class Checkpoint(keras.callbacks.Callback):
         atomic_write_bytes(state_path(self.path), json.dumps(state).encode())
 
 
-class EpochSeeds(keras.callbacks.Callback):
+class EpochSeeds(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """Before every epoch, every random generator (global ones and the model's own seed generators) is set from
     (seed, epoch) alone, so a run resumed at an epoch draws exactly what the uninterrupted run drew there."""
 
@@ -97,7 +97,7 @@ class EpochSeeds(keras.callbacks.Callback):
             variable.assign(np.array([draw, 0], dtype=variable.dtype))
 
 
-class TimeBudget(keras.callbacks.Callback):
+class TimeBudget(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """Stop training once ``seconds`` of wall time have passed (checked after every batch)."""
 
     def __init__(self, seconds: float) -> None:
