@@ -202,7 +202,8 @@ def _probe_upload(path: Path, name: str) -> dict[str, Any]:
     try:
         info = probe(path)
     except ScoreError as error:
-        raise Refusal(415, f"{name}: not a video the studio can read ({error.cause})") from None
+        cause = error.cause if error.cause.startswith("not a video") else f"not a video ({error.cause})"
+        raise Refusal(415, f"{name}: {cause}") from None
     suffix = ".mp4" if "mp4" in _format_names(path) else ".mkv" if "matroska" in _format_names(path) else ".video"
     final = path.with_name(f"video{suffix}")
     os.replace(path, final)
