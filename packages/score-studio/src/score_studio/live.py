@@ -3,8 +3,9 @@
 Three threads: a capture thread decodes the source (paced to the clock with ``realtime`` for files) and
 keeps only the newest sampled frame, so a slow encoder makes frames drop, never queue; an encoder thread
 turns the newest frame into a latent; the scheduler plays on a sixteenth-note grid at the running tempo.
-Every beat it re-decodes the current phrase from the newest latent and plays on from the same position;
-a cut restarts the phrase at the next sixteenth, with the new shot's first note at once.
+The encoder thread also decodes each latent into a two-bar phrase; at the next sixteenth the newest phrase
+takes over from the same position (continuity within a shot); a cut restarts the phrase from its start at the
+next sixteenth, with the new shot's first note at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from score_core.contracts import FeatureTrack, LatentSpec, LatentTrack, Marker, Note, Score
-from score_core.errors import ScoreError
+from score_core.errors import PluginError, ScoreError
 from score_core.pipeline import Pipeline
 from score_core.protocols import MusicDecoder, VisionEncoder
 
@@ -50,9 +51,13 @@ class _Frame:
     cut: bool
 
 
+Phrase = list[tuple[int, int, int, int]]
+"""(step, pitch, velocity, length in steps) of each note of a decoded phrase, sorted by step."""
+
+
 @dataclass
 class _Latent:
-    values: np.ndarray
+    phrase: Phrase
     arrived: float
     stream_time: float
     cut: bool
@@ -223,13 +228,13 @@ class LiveEngine:
         self.bridge = bridge or _bridge_for(pipeline, self.spec, options.seed)
         self.step_seconds = 60.0 / options.tempo_bpm / 4 * (16 / self.spec.steps_per_bar) * (
             self.spec.beats_per_bar / 4)
-        self.steps_per_beat = self.spec.steps_per_bar // self.spec.beats_per_bar
         self.phrase_steps = self.spec.steps_per_bar * self.spec.bars_per_segment
         self.report = LiveReport(beat_seconds=60.0 / options.tempo_bpm)
         self.stop = threading.Event()
         self.played: list[Note] = []
         self.markers: list[Marker] = []
         self._latest: _Latent | None = None
+        self.failure: BaseException | None = None
         self._lock = threading.Lock()
 
     def run(self, container: Any) -> LiveReport:
@@ -246,6 +251,11 @@ class LiveEngine:
             self.stop.set()
             capture.join(timeout=5)
             encoder.join(timeout=5)
+        if self.failure is not None:
+            if isinstance(self.failure, ScoreError):
+                raise self.failure
+            raise PluginError(f"{self.pipeline.encoder_name} → {self.pipeline.decoder_name}",
+                              f"failed while playing live: {self.failure!r}") from self.failure
         if capture.error is not None and not isinstance(capture.error, EOFError):
             import av
 
@@ -255,7 +265,16 @@ class LiveEngine:
         return self.report
 
     def _encode_loop(self, capture: _Capture) -> None:
+        try:
+            self._encode_frames(capture)
+        except BaseException as error:  # the scheduler stops and run() reports it
+            self.failure = error
+            self.stop.set()
+
+    def _encode_frames(self, capture: _Capture) -> None:
+        """Newest frame → features → latent → phrase, off the scheduler's thread; each shot has its own seed."""
         serial = 0
+        shot = 0
         while not self.stop.is_set():
             frame = capture.take(timeout=0.1)
             if frame is None:
@@ -263,24 +282,25 @@ class LiveEngine:
                     return
                 continue
             features = np.asarray(self.encoder.encode(frame.rgb[None]))[0]
-            latent = self.bridge(features)
+            shot += int(frame.cut and serial > 0)
+            phrase = self._decode(self.bridge(features), shot)
             serial += 1
             self.report.frames_encoded += 1
             with self._lock:
-                cut = frame.cut or (self._latest is not None and self._latest.cut)
-                self._latest = _Latent(latent, frame.arrived, frame.stream_time, cut, serial)
+                cut = serial > 1 and (frame.cut or (self._latest is not None and self._latest.cut))
+                self._latest = _Latent(phrase, frame.arrived, frame.stream_time, cut, serial)
 
     def _take_latent(self) -> _Latent | None:
         with self._lock:
             latent = self._latest
             if latent is not None:
-                self._latest = _Latent(latent.values, latent.arrived, latent.stream_time, False, latent.serial)
+                self._latest = _Latent(latent.phrase, latent.arrived, latent.stream_time, False, latent.serial)
             return latent
 
-    def _decode(self, latent: _Latent, shot: int) -> list[tuple[int, int, int, int]]:
-        """The phrase from ``latent`` as (step, pitch, velocity, length in steps), sorted by step."""
+    def _decode(self, latent: np.ndarray, shot: int) -> Phrase:
+        """The phrase the decoder writes from one latent."""
         seconds = self.phrase_steps * self.step_seconds
-        track = LatentTrack(starts=np.array([0.0]), ends=np.array([seconds]), values=latent.values[None],
+        track = LatentTrack(starts=np.array([0.0]), ends=np.array([seconds]), values=latent[None],
                             spec=self.spec, tempo_bpm=self.options.tempo_bpm)
         score = self.decoder.decode(track, temperature=self.options.temperature, seed=self.options.seed + shot)
         scale = self.step_seconds * self.options.tempo_bpm / score.tempo_bpm
@@ -298,8 +318,7 @@ class LiveEngine:
         start = time.monotonic()
         step = 0
         position = 0
-        shot = 0
-        phrase: list[tuple[int, int, int, int]] = []
+        phrase: Phrase = []
         used: _Latent | None = None
         first_note_pending: _Latent | None = None
         sounding: list[tuple[int, int]] = []  # (end step, pitch)
@@ -318,15 +337,14 @@ class LiveEngine:
             fresh = latent is not None and (used is None or latent.serial != used.serial)
             answer_now = False
             if latent is not None and latent.cut and used is not None:
-                shot += 1
                 position = 0
                 answer_now = True
                 self.markers.append(Marker(time=now - start, text="cut"))
                 self.report.cuts.append({"stream_time": latent.stream_time, "arrived": latent.arrived - start,
                                          "answered": now - start, "steps_after": (now - latent.arrived)
                                          / self.step_seconds})
-            if latent is not None and (answer_now or used is None or (fresh and position % self.steps_per_beat == 0)):
-                phrase = self._decode(latent, shot)
+            if latent is not None and (answer_now or fresh):
+                phrase = latent.phrase
                 used = latent
                 first_note_pending = latent
             events = [e for e in phrase if e[0] == position]
