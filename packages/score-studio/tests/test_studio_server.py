@@ -167,6 +167,15 @@ def test_traversal_is_refused_in_every_path_like_parameter(studio: TestClient, c
     assert answer.status_code == 400 and "outside the studio's work folder" in answer.json()["error"]
 
 
+def test_requests_from_another_site_are_refused(studio: TestClient, clip: Path) -> None:
+    upload = studio.post("/api/uploads", content=clip.read_bytes(), headers={"Origin": "http://evil.example"})
+    assert upload.status_code == 403 and "refused from another site" in upload.json()["error"]
+    own = _upload(studio, clip).json()["id"]
+    take = studio.post("/api/takes", json={"upload": own, **LIGHT}, headers={"Origin": "http://evil.example"})
+    assert take.status_code == 403
+    assert studio.get("/api/takes").json() == []
+
+
 def test_local_weights_need_the_flag_and_an_existing_file(tmp_path: Path, light_registry: Registry,
                                                           clip: Path) -> None:
     with _client(tmp_path, light_registry, allow_local_weights=True) as client:

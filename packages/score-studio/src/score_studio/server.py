@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -76,6 +76,7 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         return JSONResponse(catalogue(registry, settings))
 
     async def upload(request: Request) -> Response:
+        _same_origin(request)
         name = display_name(unquote(request.headers.get("x-filename", "video")))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
@@ -95,6 +96,7 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         return JSONResponse(description, status_code=201)
 
     async def submit(request: Request) -> Response:
+        _same_origin(request)
         try:
             body = await request.json()
         except ValueError:
@@ -280,6 +282,13 @@ async def _event_stream(jobs: JobQueue, take_id: str, request: Request) -> Async
         if state["status"] in FINISHED or await request.is_disconnected():
             return
         await asyncio.sleep(0.15)
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a state-changing request another web site's page sent through the user's browser."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Refusal(403, f"request: refused from another site ({origin[:60]})")
 
 
 def _size(count: int) -> str:
