@@ -9,15 +9,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import mido
+import numpy as np
 import pytest
 
+from score_core import hookimpl
+from score_core.contracts import EncoderSpec
 from score_core.media.synthetic import write_test_video
 from score_core.midi import read_midi
+from score_core.pipeline import Pipeline, StageChoice
+from score_core.registrations import EncoderRegistration
+from score_core.registry import load_registry
 from score_core.testing import run_score
 from score_studio.jack import dummy_jack_server, jack_available
+from score_studio.live import LiveEngine, LiveOptions, open_source
 
 PORT = "score-live-test"
 
@@ -97,3 +105,32 @@ def test_live_refuses_to_overwrite_a_recording(tmp_path: Path) -> None:
                      env={"SCORE_PLUGINS": "example,studio"})
     assert done.returncode == 2 and "already exists; pass --overwrite" in done.stderr
     assert record.read_bytes() == b"mine"
+
+
+class _SlowEncoder:
+    """Stands in for an encoder slower than the picture (a big model on a small machine)."""
+
+    spec = EncoderSpec(name="slow", feature_size=4, input_size=(16, 16), resize="stretch", batch_size=1)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        time.sleep(0.4)
+        return frames.reshape(len(frames), -1, 3).mean(axis=1).repeat(2, axis=1)[:, :4].astype(np.float32)
+
+    def provenance(self) -> dict[str, Any]:
+        return {}
+
+
+def test_frames_are_dropped_not_queued_when_the_encoder_is_slower(tmp_path: Path) -> None:
+    plugin = SimpleNamespace(register_encoders=hookimpl(lambda register: register(EncoderRegistration(
+        name="slow", description="sleeps", spec=_SlowEncoder.spec, factory=lambda weights: _SlowEncoder(),
+        default_fps=8.0))))
+    registry = load_registry(pinned="example", extra_plugins=[("slow-plugin", plugin)])
+    clip = write_test_video(tmp_path / "fast.mp4", duration=3.0, cuts=(1.5,))
+    sent: list[mido.Message] = []
+    engine = LiveEngine(Pipeline(registry, StageChoice(vision="slow", music="arpeggio")),
+                        LiveOptions(realtime=True), sent.append)
+    report = engine.run(open_source(str(clip)))
+    assert report.frames_sampled == pytest.approx(24, abs=2)  # 8 a second were offered ...
+    assert report.frames_dropped > report.frames_encoded  # ... most were dropped for newer ones ...
+    assert report.frames_encoded + report.frames_dropped in (report.frames_sampled, report.frames_sampled - 1)
+    assert any(m.type == "note_on" for m in sent)  # ... and the music still played

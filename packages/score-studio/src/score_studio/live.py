@@ -319,6 +319,7 @@ class LiveEngine:
         step = 0
         position = 0
         phrase: Phrase = []
+        beat = self.spec.steps_per_bar // self.spec.beats_per_bar
         used: _Latent | None = None
         first_note_pending: _Latent | None = None
         sounding: list[tuple[int, int]] = []  # (end step, pitch)
@@ -363,7 +364,7 @@ class LiveEngine:
             step += 1
             position = (position + 1) % self.phrase_steps
             self.report.steps = step
-            if capture.finished and not encoder.is_alive() and used is not None and position == 0:
+            if capture.finished and not encoder.is_alive() and used is not None and position % beat == 0:
                 break
             if capture.finished and not encoder.is_alive() and used is None:
                 break
