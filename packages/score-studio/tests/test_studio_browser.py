@@ -108,8 +108,9 @@ def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: 
     video = first.locator("video")
     video.wait_for(timeout=120_000)
     stages = page.evaluate("window.__stages")
-    assert any(s.startswith("progress 0.") for s in stages), stages
-    assert "encode" in stages, stages
+    assert any(s.startswith("progress 0.") and s != "progress 0" for s in stages), stages  # a moving bar
+    texts = {s for s in stages if not s.startswith("progress")}
+    assert texts - {"queued", "starting", "loading models", "timeline"}, stages  # the pipeline's own stages
     page.evaluate("document.querySelector('.take video').muted = true")
     page.evaluate("document.querySelector('.take video').play()")
     page.wait_for_function("document.querySelector('.take video').currentTime > 1.0", timeout=30_000)

@@ -69,10 +69,11 @@ def test_a_take_runs_with_progress_and_its_files_download(studio: TestClient, cl
     assert take.status_code == 202, take.text
     state = _wait(studio, take.json()["id"])
     assert state["status"] == "done", state["error"]
-    stages = [s["stage"] for s in state["seen"]]
-    assert "encode" in stages and any(s.startswith("write") for s in stages)
+    stages = {s["stage"] for s in state["seen"]}
+    assert stages - {"queued", "starting", "loading models", "timeline", "done"}  # the pipeline's own stages
     progress = [s["progress"] for s in state["seen"]]
     assert progress == sorted(progress) and progress[-1] == 1.0
+    assert any(0.05 < p < 0.95 for p in progress)
     assert {"midi", "audio", "video", "sidecar", "studio-timeline"} <= set(state["outputs"])
 
     midi = studio.get(f"/api/takes/{state['id']}/files/midi")
