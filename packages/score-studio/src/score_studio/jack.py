@@ -21,8 +21,10 @@ def jack_available() -> str | None:
     """Why a dummy JACK server cannot be used here, or None when it can."""
     if shutil.which("jackd") is None:
         return "jackd is not installed (apt-get install jackd2)"
-    import rtmidi
-
+    try:
+        import rtmidi
+    except ImportError as error:
+        return f"python-rtmidi cannot load ({error})"
     if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
         return "this python-rtmidi was built without JACK"
     return None

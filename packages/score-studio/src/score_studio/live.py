@@ -401,6 +401,10 @@ def open_port(name: str, virtual: bool, api: str | None) -> Any:
     apis = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "winmm": "WINDOWS_MM"}
     if chosen not in apis:
         raise ScoreError("--midi-api", f"'{chosen}' is not one of {', '.join(apis)}")
+    try:
+        import rtmidi  # noqa: F401
+    except ImportError as error:
+        raise ScoreError("--midi-port", f"python-rtmidi cannot load ({error}); apt-get install libasound2") from None
     backend = mido.Backend("mido.backends.rtmidi", api=apis[chosen])
     try:
         if virtual:
