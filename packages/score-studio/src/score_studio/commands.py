@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,15 +50,19 @@ def studio(
     async def startup(sockets: Any = None) -> None:
         await original(sockets)
         for bound in server.servers:
-            for socket in bound.sockets:
-                address = socket.getsockname()
+            for bound_socket in bound.sockets:
+                address = bound_socket.getsockname()
                 typer.echo(f"score studio on http://{address[0]}:{address[1]}/ (work folder {work})", err=True)
 
     server.startup = startup  # type: ignore[method-assign]
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        server.run()
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
     except OSError as error:
-        raise ScoreError(f"--port {port}", f"cannot listen ({error.strerror or error})") from None
+        listening.close()
+        raise ScoreError(f"--port {port}", f"cannot listen on {host} ({error.strerror or error})") from None
+    server.run(sockets=[listening])
 
 
 def live(
