@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from score_core.contracts import LatentSpec
 from score_core.media.synthetic import write_audio_only
 from score_core.registrations import DecoderRegistration
 from score_core.registry import Registry, load_registry
+from score_core.testing import run_score
 from score_studio.jobs import StudioSettings
 from score_studio.server import create_app
 
@@ -240,3 +242,15 @@ def test_a_plugin_failing_mid_run_fails_the_take_with_one_line(tmp_path: Path, c
         assert [p.name for p in (tmp_path / "takes" / failed["id"]).iterdir()] == ["job.json"]
         done = _wait(client, client.post("/api/takes", json={"upload": upload, **LIGHT}).json()["id"])
         assert done["status"] == "done"
+
+
+def test_a_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_score("studio", "--port", str(port), "--work", tmp_path, env={"SCORE_PLUGINS": "example,studio"},
+                         timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"score: error: --port {port}: cannot listen on 127.0.0.1 "
+                                                 "(Address already in use)"]
