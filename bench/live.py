@@ -29,16 +29,30 @@ def _encoder_ms(pipeline: Any, video: str) -> float:
 
     encoder = pipeline._encoder
     spec = encoder.spec
-    times = []
+    times: list[float] = []
     for batch in FrameReader(video, fps=pipeline.default_fps(), size=spec.input_size, resize=spec.resize,
                              batch_size=1, max_duration=8.0):
         started = time.perf_counter()
         encoder.encode(batch.frames)
         times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times[1:] or times)
+    return 1000 * statistics.median(times[2:] or times)  # the first calls warm the model up
 
 
-def _measure(video: str, vision: str, music: str, tempo: float, port: Any, received: list[float]) -> dict[str, Any]:
+def _transit(sent: list[tuple[float, int]], received: list[tuple[float, int]]) -> list[float]:
+    """Send-to-arrival time of each received note-on, matched in order by pitch (a lost note is skipped)."""
+    delays, cursor = [], 0
+    for arrived, note in received:
+        while cursor < len(sent) and sent[cursor][1] != note:
+            cursor += 1
+        if cursor == len(sent):
+            break
+        delays.append(arrived - sent[cursor][0])
+        cursor += 1
+    return delays
+
+
+def _measure(video: str, vision: str, music: str, tempo: float, port: Any,
+             received: list[tuple[float, int]]) -> dict[str, Any]:
     from score_core.pipeline import Pipeline, StageChoice
     from score_core.registry import load_registry
     from score_studio.live import LiveEngine, LiveOptions, open_source
@@ -46,11 +60,11 @@ def _measure(video: str, vision: str, music: str, tempo: float, port: Any, recei
     pipeline = Pipeline(load_registry(), StageChoice(vision=vision, music=music))
     pipeline.build_models()
     baseline_ms = _encoder_ms(pipeline, video)
-    sent: list[float] = []
+    sent: list[tuple[float, int]] = []
 
     def send(message: Any) -> None:
         if message.type == "note_on":
-            sent.append(time.monotonic())
+            sent.append((time.monotonic(), message.note))
         if port is not None:
             port.send(message)
 
@@ -58,7 +72,7 @@ def _measure(video: str, vision: str, music: str, tempo: float, port: Any, recei
     engine = LiveEngine(pipeline, LiveOptions(tempo_bpm=tempo, realtime=True), send)
     summary = engine.run(open_source(video)).summary()
     time.sleep(0.2)
-    transit = [r - s for s, r in zip(sent, received, strict=False)] if port is not None else []
+    transit = _transit(sent, received) if port is not None else []
     return {**summary, "encoder_ms": baseline_ms, "transit_ms": 1000 * statistics.median(transit) if transit else None,
             "received": len(received)}
 
@@ -108,11 +122,11 @@ def main() -> None:
             _print(pair, _measure(video, vision, music, args.tempo, port, received))
 
 
-def _open_port(stack: ExitStack) -> tuple[Any, list[float]]:
+def _open_port(stack: ExitStack) -> tuple[Any, list[tuple[float, int]]]:
     """A virtual port on a dummy JACK server and a listener that notes when each note-on arrives."""
     from score_studio.jack import dummy_jack_server, jack_available
 
-    received: list[float] = []
+    received: list[tuple[float, int]] = []
     if jack_available():
         return None, received
     import mido
@@ -126,7 +140,7 @@ def _open_port(stack: ExitStack) -> tuple[Any, list[float]]:
 
     def arrived(message: Any) -> None:
         if message.type == "note_on":
-            received.append(time.monotonic())
+            received.append((time.monotonic(), message.note))
 
     stack.enter_context(backend.open_input(name, callback=arrived))
     return port, received
