@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from score_core import hookimpl
-from score_core.contracts import EncoderSpec
+from score_core.contracts import EncoderSpec, LatentSpec
 from score_core.media.synthetic import write_test_video
 from score_core.midi import read_midi
 from score_core.pipeline import Pipeline, StageChoice
@@ -25,7 +25,7 @@ from score_core.registrations import EncoderRegistration
 from score_core.registry import load_registry
 from score_core.testing import run_score
 from score_studio.jack import dummy_jack_server, jack_available
-from score_studio.live import LiveEngine, LiveOptions, open_source
+from score_studio.live import LiveEngine, LiveOptions, OnlineWhitening, open_source
 
 PORT = "score-live-test"
 
@@ -134,3 +134,14 @@ def test_frames_are_dropped_not_queued_when_the_encoder_is_slower(tmp_path: Path
     assert report.frames_dropped > report.frames_encoded  # ... most were dropped for newer ones ...
     assert report.frames_encoded + report.frames_dropped in (report.frames_sampled, report.frames_sampled - 1)
     assert any(m.type == "note_on" for m in sent)  # ... and the music still played
+
+
+def test_online_whitening_gives_finite_latents_of_about_unit_spread() -> None:
+    spec = LatentSpec(size=8, bars_per_segment=2)
+    whitening = OnlineWhitening(feature_size=17, spec=spec, seed=0)
+    rng = np.random.default_rng(1)
+    scales = rng.uniform(0.01, 100.0, 17)  # features on wildly different scales
+    latents = np.array([whitening(rng.standard_normal(17) * scales + 5.0) for _ in range(400)])
+    assert np.isfinite(latents).all() and np.all(latents[0] == 0.0)
+    spread = latents[100:].std(axis=0)
+    assert np.all((spread > 0.5) & (spread < 1.6)), spread
