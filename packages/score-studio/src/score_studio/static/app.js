@@ -59,6 +59,7 @@ function formRequest(upload) {
     seed: parseInt($("seed").value || "0", 10), temperature: parseFloat($("temperature").value || "1"),
     tempo_bpm: parseFloat($("tempo").value || "120"),
   };
+  if ($("fps").value) request.fps = parseFloat($("fps").value);
   if (!$("weights").hidden) {
     for (const field of ["vision_weights", "music_weights"]) if ($(field).value) request[field] = $(field).value;
   }
