@@ -87,11 +87,18 @@ def run(
         str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth (--writer-opt audio.soundfont=).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    start_timecode: Annotated[
+        str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
     from score_core.pipeline import run as run_pipeline
 
+    if start_timecode is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(start_timecode)
     registry = _registry()
     choice = StageChoice(
         vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
@@ -118,6 +125,7 @@ def run(
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, overwrite=overwrite,
         skip=tuple(dict.fromkeys(skipped)), writer_options=per_writer,
+        start_timecode=start_timecode,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:

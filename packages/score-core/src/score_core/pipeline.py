@@ -92,6 +92,8 @@ class RunOptions:
     """Writers not to run (``--skip NAME``); writers that require one of them are skipped too."""
     writer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Options per writer name (``--writer-opt NAME.KEY=VALUE``), validated by each writer's Options model."""
+    start_timecode: str | None = None
+    """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
     def __post_init__(self) -> None:
         for option in fields(self):
