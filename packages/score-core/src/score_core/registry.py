@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -34,7 +34,9 @@ from score_core.registrations import (
 
 ENTRY_POINT_GROUP = "score"
 BUILTIN_PLUGIN = "score-core"
-PROJECT_DISTRIBUTIONS = frozenset({"score-core", "score-cli", "score-vision", "score-music", "score-text"})
+PROJECT_DISTRIBUTIONS = frozenset(
+    {"score-core", "score-cli", "score-vision", "score-music", "score-text", "score-studio"}
+)
 """Distributions of this project: on a clash of names they keep theirs over third-party plugins."""
 
 R = TypeVar("R", bound=Registration)
@@ -184,15 +186,28 @@ def each_plugin(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[Any
     hook caller that calls that plugin alone (so ``specname``, ``tryfirst`` and ``trylast`` hold)."""
     implementations = list(reversed(getattr(manager.hook, hook_name).get_hookimpls()))
     everyone = [implementation.plugin for implementation in implementations]
-    return [
-        (
-            implementation,
-            manager.subset_hook_caller(
-                hook_name, remove_plugins=[plugin for plugin in everyone if plugin is not implementation.plugin]
-            ),
+    # pluggy keeps the plugins a subset leaves out in a set: with an unhashable plugin object among them, each
+    # implementation is called alone instead, with the arguments it names, as pluggy's caller would
+    subsets = all(isinstance(plugin, Hashable) for plugin in everyone)
+    callers: list[tuple[Any, Any]] = []
+    for implementation in implementations:
+        others = [plugin for plugin in everyone if plugin is not implementation.plugin]
+        caller: Any = (
+            manager.subset_hook_caller(hook_name, remove_plugins=others)
+            if subsets else _SingleImplementation(implementation)
         )
-        for implementation in implementations
-    ]
+        callers.append((implementation, caller))
+    return callers
+
+
+class _SingleImplementation:
+    """One hook implementation called with the arguments it names, as pluggy would call it."""
+
+    def __init__(self, implementation: Any) -> None:
+        self.implementation = implementation
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.implementation.function(*(kwargs[name] for name in self.implementation.argnames))
 
 
 class Registry:
