@@ -151,11 +151,27 @@ def build_corpus(
     typer.echo(str(summary))
 
 
+@app.command("build-groove")
+def build_groove(
+    cache: Annotated[Path | None, typer.Option(help="Cache directory (default ~/.cache/score/groove-windows).")]
+    = None,
+    data: Annotated[Path | None, typer.Option(help="Groove MIDI Dataset folder (holding info.csv).")] = None,
+) -> None:
+    """Extract 2-bar drum windows from the Groove MIDI Dataset (its official split) and cache them."""
+    from score_music.groove import build_groove_cache
+
+    typer.echo(str(build_groove_cache(data, cache)))
+
+
 @app.command()
 def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Weights file to write when training ends.")],
-    config: Annotated[str, typer.Option(help="Model configuration.")] = "cat-mel_2bar_small",
-    cache: Annotated[Path | None, typer.Option(help="Window cache from `score music build-corpus`.")] = None,
+    config: Annotated[str | None, typer.Option(
+        help="Model configuration (default: cat-mel_2bar_small; drums: cat-drums_2bar_lite).")] = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="melody (music21 corpus windows) or drums (Groove MIDI windows).")] = "melody",
+    cache: Annotated[Path | None, typer.Option(
+        help="Window cache from `score music build-corpus` (drums: `score music build-groove`).")] = None,
     checkpoints: Annotated[Path, typer.Option(help="Checkpoint directory (resume reads it).")] = Path(
         "musicvae-checkpoints"),
     steps: Annotated[int, typer.Option(min=1)] = 20000,
@@ -177,9 +193,21 @@ def train(
     _refuse_existing(output, overwrite)
     if scheduled_sampling not in ("exact", "parallel", "off"):
         raise ScoreError("--scheduled-sampling", f"{scheduled_sampling!r} is not exact, parallel or off")
-    cache_dir = cache or default_cache_dir()
-    train_windows = load_windows(cache_dir, "train").astype(np.int64)
-    valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+    augment: Any = augment_batch
+    if model == "drums":
+        from score_music.groove import load_groove_split
+
+        config = config or "cat-drums_2bar_lite"
+        augment = None  # drums have no key to transpose
+        train_windows = load_groove_split(cache, "train")
+        valid_windows = load_groove_split(cache, "valid")
+    elif model == "melody":
+        config = config or "cat-mel_2bar_small"
+        cache_dir = cache or default_cache_dir()
+        train_windows = load_windows(cache_dir, "train").astype(np.int64)
+        valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+    else:
+        raise ScoreError("--model", f"{model!r} is not melody or drums")
     checkpoints.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(
         config=config, steps=steps, batch_size=batch_size, seed=seed, checkpoint_dir=checkpoints,
@@ -188,7 +216,7 @@ def train(
         resume=resume, num_threads=threads,
     )
     with _progress(steps) as report:
-        result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment_batch)
+        result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment)
     last = result.validations[-1] if result.validations else None
     facts = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
     if last is not None:

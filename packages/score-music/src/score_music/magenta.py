@@ -36,7 +36,7 @@ def _lstm_specs(magenta: str, torch_prefix: str, input_size: int, hidden: int, s
 def _layout(config: MusicVAEConfig) -> list[tuple]:
     """(kind, magenta prefix, torch prefix, in, out[, suffix]) for every converted unit of `config`."""
     units: list[tuple] = []
-    inputs = config.num_classes
+    inputs = config.encoder_input_size
     for layer, size in enumerate(config.encoder_sizes):
         for direction, suffix in (("fw", ""), ("bw", "_reverse")):
             units += _lstm_specs(f"encoder/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0",

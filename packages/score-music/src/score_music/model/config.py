@@ -13,6 +13,9 @@ NUM_CLASSES = 90
 """Magenta's one-hot melody depth: 0 no event, 1 note-off, 2 + (pitch - 21) note-on for pitches 21..108."""
 
 SamplingSchedule = Literal["none", "inverse_sigmoid", "exponential", "constant"]
+EncoderInput = Literal["one_hot", "drum_roll"]
+DRUM_ROLL_SIZE = 10
+"""Width of Magenta's drum roll encoder input: nine drum-class bits and a silent-step bit."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class MusicVAEConfig:
     num_segments: int = 1
     """Segments (bars) the conductor emits; `seq_len` must be a multiple of it."""
     num_classes: int = NUM_CLASSES
+    encoder_input: EncoderInput = "one_hot"
+    """What the encoder reads: the one-hot events, or (drum models, Magenta's `roll_input`) the drum roll."""
     free_bits: float = 0.0
     """KL nats free of cost are `free_bits * ln 2`, compared with the KL of the whole sequence."""
     max_beta: float = 1.0
@@ -60,6 +65,11 @@ class MusicVAEConfig:
         return bool(self.conductor_sizes)
 
     @property
+    def encoder_input_size(self) -> int:
+        """Width of one encoder input step."""
+        return DRUM_ROLL_SIZE if self.encoder_input == "drum_roll" else self.num_classes
+
+    @property
     def segment_steps(self) -> int:
         """Steps the core decoder writes per segment (the whole sequence for a flat decoder)."""
         return self.seq_len // self.num_segments
@@ -80,7 +90,7 @@ class MusicVAEConfig:
     def architecture(self) -> dict[str, Any]:
         """The fields that decide parameter shapes (used to compare weights with a config)."""
         keys = ("encoder_sizes", "z_size", "decoder_sizes", "seq_len", "conductor_sizes", "num_segments",
-                "num_classes")
+                "num_classes", "encoder_input")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -99,10 +109,19 @@ CONFIGS: dict[str, MusicVAEConfig] = {
         # scheduled sampling; annealing and sampling schedules shortened to fit ~10-17k steps.
         MusicVAEConfig("cat-mel_2bar_lite", (256,), 128, (256, 256), seq_len=32, free_bits=0.0, max_beta=0.2,
                        beta_rate=0.9998, sampling_schedule="inverse_sigmoid", sampling_rate=500.0, batch_size=64),
+        # Drums: 512-way events (every subset of 9 drum classes) out, Magenta's 10-wide drum roll in.
+        MusicVAEConfig("cat-drums_2bar_small", (512,), 256, (256, 256), num_classes=512, encoder_input="drum_roll",
+                       free_bits=48.0, max_beta=0.2, **_MAGENTA_2BAR),
+        # Ours, for a ~1 hour CPU run on Groove MIDI (schedules shortened as for cat-mel_2bar_lite).
+        MusicVAEConfig("cat-drums_2bar_lite", (256,), 128, (256, 256), num_classes=512, encoder_input="drum_roll",
+                       free_bits=48.0, max_beta=0.2, beta_rate=0.9998, sampling_schedule="inverse_sigmoid",
+                       sampling_rate=500.0, batch_size=64),
         # Small enough for unit tests; the same code paths as the real configs.
         MusicVAEConfig("tiny", (16,), 8, (16, 16), free_bits=0.0, max_beta=0.2, **_MAGENTA_2BAR),
         MusicVAEConfig("tiny-hierdec", (8, 8), 6, (12, 12), seq_len=32, conductor_sizes=(10, 10), num_segments=2,
                        free_bits=0.0, max_beta=0.2),
+        MusicVAEConfig("tiny-drums", (16,), 8, (16, 16), num_classes=512, encoder_input="drum_roll", free_bits=0.0,
+                       max_beta=0.2, **_MAGENTA_2BAR),
     )
 }
 
