@@ -145,3 +145,25 @@ def drum_events_to_notes(
             notes.append(Note(pitch=DRUM_CLASS_PITCHES[index][0], velocity=velocity, start=onset, end=end,
                               is_drum=True))
     return notes
+
+
+def groove_statistics(events: np.ndarray) -> dict[str, float]:
+    """Figures of drum events (any shape, last axis = steps on the sixteenth grid from a bar line).
+
+    ``eighth_share``: share of hits (one per class per step) on 8th-note positions (even steps);
+    ``kick_snare_balance``: kicks / (kicks + snares); ``hits_per_bar``: class hits per 16 steps;
+    ``empty_bar_rate``: share of bars without any hit."""
+    array = np.asarray(events, dtype=np.int64)
+    hits = class_hits(array)  # (..., steps, 9)
+    per_step = hits.sum(axis=-1)
+    total = int(per_step.sum())
+    on_eighths = int(per_step[..., 0::2].sum())
+    kicks, snares = int(hits[..., KICK].sum()), int(hits[..., SNARE].sum())
+    steps = array.shape[-1]
+    bars = per_step.reshape(-1, steps // 16, 16).sum(axis=-1) if steps % 16 == 0 else per_step.reshape(-1, 1)
+    return {
+        "eighth_share": on_eighths / total if total else 0.0,
+        "kick_snare_balance": kicks / (kicks + snares) if kicks + snares else 0.0,
+        "hits_per_bar": total / max(array.size / 16, 1e-9),
+        "empty_bar_rate": float((bars == 0).mean()),
+    }

@@ -35,6 +35,9 @@ class MusicVAEConfig:
     num_segments: int = 1
     """Segments (bars) the conductor emits; `seq_len` must be a multiple of it."""
     num_classes: int = NUM_CLASSES
+    part_classes: tuple[int, ...] = ()
+    """Class counts of the parts of a multi-part model (Magenta's trio: melody 90, bass 90, drums 512), each
+    decoded by its own core decoder; their sum is `num_classes`. Empty for a one-part model."""
     encoder_input: EncoderInput = "one_hot"
     """What the encoder reads: the one-hot events, or (drum models, Magenta's `roll_input`) the drum roll."""
     free_bits: float = 0.0
@@ -58,6 +61,8 @@ class MusicVAEConfig:
             raise ValueError(f"config {self.name!r}: seq_len {self.seq_len} is not a multiple of {self.num_segments}")
         if self.num_segments > 1 and not self.conductor_sizes:
             raise ValueError(f"config {self.name!r}: several segments need conductor_sizes")
+        if self.part_classes and (sum(self.part_classes) != self.num_classes or not self.hierarchical):
+            raise ValueError(f"config {self.name!r}: part classes must sum to num_classes in a hierarchical model")
 
     @property
     def hierarchical(self) -> bool:
@@ -90,7 +95,7 @@ class MusicVAEConfig:
     def architecture(self) -> dict[str, Any]:
         """The fields that decide parameter shapes (used to compare weights with a config)."""
         keys = ("encoder_sizes", "z_size", "decoder_sizes", "seq_len", "conductor_sizes", "num_segments",
-                "num_classes", "encoder_input")
+                "num_classes", "encoder_input", "part_classes")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -120,6 +125,13 @@ CONFIGS: dict[str, MusicVAEConfig] = {
         MusicVAEConfig("tiny", (16,), 8, (16, 16), free_bits=0.0, max_beta=0.2, **_MAGENTA_2BAR),
         MusicVAEConfig("tiny-hierdec", (8, 8), 6, (12, 12), seq_len=32, conductor_sizes=(10, 10), num_segments=2,
                        free_bits=0.0, max_beta=0.2),
+        # Magenta's trio: melody, bass and drums one-hots side by side (90 + 90 + 512), a conductor over 16 bars
+        # and one core decoder per part (SplitMultiOutLstmDecoder); beta from step 1 as in hierdec-mel_16bar.
+        MusicVAEConfig("hierdec-trio_16bar", (2048, 2048), 512, (1024, 1024), seq_len=256, num_classes=692,
+                       part_classes=(90, 90, 512), conductor_sizes=(1024, 1024), num_segments=16, free_bits=256.0,
+                       max_beta=0.2, batch_size=256),
+        MusicVAEConfig("tiny-trio", (8,), 6, (10, 10), seq_len=32, num_classes=692, part_classes=(90, 90, 512),
+                       conductor_sizes=(12, 12), num_segments=2, free_bits=0.0, max_beta=0.2),
         MusicVAEConfig("tiny-drums", (16,), 8, (16, 16), num_classes=512, encoder_input="drum_roll", free_bits=0.0,
                        max_beta=0.2, **_MAGENTA_2BAR),
     )
