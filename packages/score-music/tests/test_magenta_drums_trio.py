@@ -12,7 +12,7 @@ import torch
 
 from score_cli.app import main
 from score_core.errors import ScoreError
-from score_music.magenta import convert_magenta, expected_variables, import_magenta
+from score_music.magenta import convert_magenta, expected_variables
 from score_music.model import get_config
 from score_music.model.weights import build_model, load_weights
 from score_music.trio_decoder import load_trio_decoder
@@ -198,7 +198,7 @@ def test_imported_drums_and_trio_checkpoints_run_from_the_cli(tmp_path, capsys):
     _write_tfjs(trio_dir, random_checkpoint(tiny_trio, seed=3))
     out = tmp_path / "trio.pt"
     assert main(["music", "import-magenta", str(trio_dir), "-o", str(out), "--config", "tiny-trio"]) == 0
-    model, config = load_weights(out)
+    _model, config = load_weights(out)
     assert config.part_classes == (90, 90, 512)
     decoder = load_trio_decoder(str(out))
     from score_core.testing import check_decoder
