@@ -161,3 +161,23 @@ def test_drums_model_refuses_melody_weights(tmp_path, capsys):
                  str(melody)]) == 2
     assert "not a drums model" in capsys.readouterr().err
     assert not (tmp_path / "s.mid").exists()
+
+
+def test_score_run_with_drums_and_with_an_imported_trio(tiny_drums, tmp_path):
+    from score_core.media.synthetic import write_test_video
+    from score_music.model.weights import build_model, save_weights
+
+    clip = write_test_video(tmp_path / "clip.mp4", duration=8.0, cuts=(4.0,))
+    assert main(["run", str(clip), "--vision", "color-stats", "--music", "musicvae-drums", "--music-weights",
+                 str(tiny_drums), "--no-audio", "--no-video", "-o", str(tmp_path / "drums")]) == 0
+    ons = [m for t in mido.MidiFile(str(tmp_path / "drums" / "clip.mid")).tracks for m in t
+           if m.type == "note_on" and m.velocity]
+    assert ons and {m.channel for m in ons} == {9} and {m.note for m in ons} <= GM_STANDARD
+    torch.manual_seed(1)
+    trio = build_model(get_config("tiny-trio"))
+    save_weights(trio, trio.config, tmp_path / "trio.pt")
+    assert main(["run", str(clip), "--vision", "color-stats", "--music", "musicvae-trio", "--music-weights",
+                 str(tmp_path / "trio.pt"), "--no-audio", "--no-video", "-o", str(tmp_path / "trio")]) == 0
+    ons = [m for t in mido.MidiFile(str(tmp_path / "trio" / "clip.mid")).tracks for m in t
+           if m.type == "note_on" and m.velocity]
+    assert {m.channel for m in ons if m.channel == 9} == {9} and len({m.channel for m in ons}) >= 2
