@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import mido
 import numpy as np
 import pytest
@@ -32,13 +29,6 @@ from score_music.loading import load_drums_decoder
 from score_music.model import MusicVAE, get_config
 
 GM_STANDARD = {pitches[0] for pitches in DRUM_CLASS_PITCHES}
-
-
-def _groove_root() -> Path | None:
-    candidates = [os.environ.get("SCORE_GROOVE"),
-                  str(Path(__file__).resolve().parents[3].parent / "shared" / "data" / "music" / "groove"),
-                  "/work/shared/data/music/groove"]
-    return next((Path(c) for c in candidates if c and (Path(c) / "info.csv").is_file()), None)
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +108,8 @@ def test_groove_statistics_count_hits_on_eighths_and_kick_snare_balance():
 
 
 @pytest.mark.shared_data
-def test_a_groove_performance_is_quantised_on_its_beat_grid():
-    root = _groove_root()
-    if root is None:
-        pytest.skip("the Groove MIDI Dataset (../shared/data/music/groove) is absent")
-    path = root / "drummer1/eval_session/1_funk-groove1_138_beat_4-4.mid"
+def test_a_groove_performance_is_quantised_on_its_beat_grid(groove_root):
+    path = groove_root / "drummer1/eval_session/1_funk-groove1_138_beat_4-4.mid"
     events = read_groove_events(path)
     assert len(events) % 16 == 0 and len(events) >= 16 * 8
     stats = groove_statistics(events)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from score_core.contracts import Note
+from score_music.melody import quantize
 
 __all__ = [
     "DRUM_CLASS_NAMES",
@@ -93,11 +94,6 @@ def drum_roll(events: np.ndarray) -> np.ndarray:
     hits = class_hits(events)
     silent = ~hits.any(axis=-1, keepdims=True)
     return np.concatenate([hits, silent], axis=-1).astype(np.float32)
-
-
-def quantize(beats: float) -> int:
-    """Nearest sixteenth step of a time in quarter notes (halves round up, as Magenta's quantiser does)."""
-    return int(np.floor(beats * STEPS_PER_QUARTER + 0.5))
 
 
 def onsets_to_events(onsets: Iterable[tuple[int, int]], steps: int) -> np.ndarray:

@@ -10,6 +10,7 @@ is the dataset's own (``info.csv``: train / validation / test).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import numpy as np
 from score_core.errors import ScoreError
 from score_core.files import atomic_write_bytes
 from score_music.drums import onsets_to_events
+from score_music.melody import quantize
 
 __all__ = [
     "MIN_HIT_STEPS",
@@ -71,8 +73,7 @@ def read_groove_events(path: str | Path) -> np.ndarray:
         for message in track:
             tick += message.time
             if message.type == "note_on" and message.velocity > 0 and message.channel == 9:
-                step = int(np.floor(tick / midi.ticks_per_beat * 4 + 0.5))
-                onsets.append((message.note, step))
+                onsets.append((message.note, quantize(tick / midi.ticks_per_beat)))
     if not onsets:
         return np.zeros(0, dtype=np.int64)
     bars = max(step for _, step in onsets) // STEPS_PER_BAR + 1
@@ -143,8 +144,6 @@ def build_groove_cache(
                          else np.zeros((0, WINDOW_BARS * STEPS_PER_BAR), np.uint16))
         arrays[f"{split}_file"] = np.asarray(sources[split], dtype=np.int32)
         arrays[f"{split}_files"] = np.asarray(json.dumps(files[split]))
-    import io
-
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     path = cache / CACHE_FILE
