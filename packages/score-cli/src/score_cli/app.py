@@ -31,6 +31,37 @@ def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], pac
     raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
 
 
+RUN_ONLY_PARAMETERS = frozenset({"video", "output", "as_json"})
+"""`score run` parameters that are not settings of the run itself (so `score batch` does not share them)."""
+
+
+def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
+    """The StageChoice and RunOptions that `score run`'s option values (by parameter name) ask for.
+
+    `score batch` builds each item's settings through this too, so every `score run` option applies there.
+    """
+    from score_core.pipeline import RunOptions, StageChoice
+
+    vision, music = values["vision"], values["music"]
+    choice = StageChoice(
+        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
+                                        "score-vision"),
+        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
+                                      "score-music"),
+        bridge=values["bridge"],
+        vision_weights=values["vision_weights"],
+        music_weights=values["music_weights"],
+        bridge_weights=values["bridge_weights"],
+        vision_layer=values["layer"],
+    )
+    options = RunOptions(
+        fps=values["fps"], tempo_bpm=values["tempo"], temperature=values["temperature"], seed=values["seed"],
+        audio=not values["no_audio"], video=not (values["no_video"] or values["no_audio"]),
+        overwrite=values["overwrite"], soundfont=values["soundfont"],
+    )
+    return choice, options
+
+
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
@@ -62,25 +93,11 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
-    from score_core.pipeline import Pipeline, RunOptions, StageChoice
+    from score_core.pipeline import Pipeline
     from score_core.pipeline import run as run_pipeline
 
     registry = _registry()
-    choice = StageChoice(
-        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
-                                        "score-vision"),
-        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
-                                      "score-music"),
-        bridge=bridge,
-        vision_weights=vision_weights,
-        music_weights=music_weights,
-        bridge_weights=bridge_weights,
-        vision_layer=layer,
-    )
-    options = RunOptions(
-        fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
-        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
-    )
+    choice, options = run_settings(registry, locals())
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:
         result = run_pipeline(pipeline, video, output, options, progress=report)
@@ -178,6 +195,7 @@ def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny"
 def build_app() -> typer.Typer:
     """The CLI application: score's own commands plus those installed plugins add."""
     from score_cli import bridge_commands
+    from score_cli.batch.command import batch_command
 
     application = typer.Typer(
         name="score",
@@ -193,6 +211,7 @@ def build_app() -> typer.Typer:
     application.command()(decoders)
     application.command("sample-clip")(sample_clip)
     application.add_typer(bridge_commands.app, name="bridge")
+    application.command("batch")(batch_command())
     try:
         _registry().add_commands(application)
     except ScoreError:
