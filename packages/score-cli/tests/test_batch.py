@@ -81,7 +81,7 @@ def _journal_states(out: Path) -> dict[str, str]:
 
 def test_sigkill_mid_batch_then_rerun_completes_every_item_once_with_identical_midi(tmp_path, capsys):
     source = tmp_path / "archive"
-    clips = _clips(source, 5, duration=8.0)
+    clips = _clips(source, 4, duration=8.0)
     reference = tmp_path / "reference"
     assert main(["batch", str(source), "-o", str(reference), *LIGHT, "--workers", "1"]) == 0
     capsys.readouterr()

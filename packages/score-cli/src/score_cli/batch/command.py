@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import sys
 import typing
 from collections.abc import Callable
@@ -39,7 +38,7 @@ def _batch(
 
     registry = app._registry()
     config = BatchConfig(
-        source=source, output_root=output, workers=workers or os.cpu_count() or 1, retry_failed=retry_failed,
+        source=source, output_root=output, workers=workers, retry_failed=retry_failed,
         overwrite=bool(run_values.get("overwrite")), ray=ray, bridge_fit_sample=bridge_fit_sample,
     )
     summary = run_batch(config, run_values, lambda values: app.run_settings(registry, values), convert_option)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
@@ -32,7 +33,8 @@ class BatchConfig:
 
     source: str
     output_root: Path
-    workers: int = 1
+    workers: int | None = None
+    """Worker processes (default: cores) or Ray actors (default: the cluster's CPUs)."""
     retry_failed: bool = False
     overwrite: bool = False
     ray: str | None = None
@@ -192,7 +194,7 @@ def _execute(config: BatchConfig, tasks: list[ItemTask], choice: StageChoice, jo
         from score_cli.batch.ray_runner import run_on_ray
 
         return run_on_ray(iter(tasks), choice, config.ray, config.workers, on_start, on_lost)
-    return run_local(iter(tasks), choice, min(config.workers, len(tasks)), on_start, on_lost)
+    return run_local(iter(tasks), choice, min(config.workers or os.cpu_count() or 1, len(tasks)), on_start, on_lost)
 
 
 def _record(journal: Journal, outcome: ItemOutcome) -> None:
