@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS items (
     frames INTEGER,
     notes TEXT,
     evaluation TEXT,
+    peak_mb REAL,
     updated REAL NOT NULL
 )
 """
@@ -54,6 +55,7 @@ class JournalRow:
     frames: int | None
     notes: str | None
     evaluation: dict[str, Any] | None
+    peak_mb: float | None
 
 
 class Journal:
@@ -113,12 +115,13 @@ class Journal:
                          (PENDING, error, time.time(), item_id))
 
     def finish(self, item_id: str, *, outputs: dict[str, str], seconds: float, frames: int, notes: str,
-               evaluation: dict[str, Any] | None) -> None:
+               evaluation: dict[str, Any] | None, peak_mb: float | None) -> None:
         self._db.execute(
             "UPDATE items SET state = ?, error = NULL, outputs = ?, seconds = ?, frames = ?, notes = ?, "
-            "evaluation = ?, updated = ? WHERE id = ?",
+            "evaluation = ?, peak_mb = ?, updated = ? WHERE id = ?",
             (DONE, json.dumps(outputs, sort_keys=True), seconds, frames, notes,
-             json.dumps(evaluation, sort_keys=True) if evaluation is not None else None, time.time(), item_id),
+             json.dumps(evaluation, sort_keys=True) if evaluation is not None else None, peak_mb, time.time(),
+             item_id),
         )
 
     def fail(self, item_id: str, error: str, seconds: float | None = None) -> None:
@@ -133,4 +136,5 @@ def _to_row(row: sqlite3.Row) -> JournalRow:
         state=row["state"], attempts=row["attempts"], error=row["error"],
         outputs=json.loads(row["outputs"]) if row["outputs"] else {}, seconds=row["seconds"], frames=row["frames"],
         notes=row["notes"], evaluation=json.loads(row["evaluation"]) if row["evaluation"] else None,
+        peak_mb=row["peak_mb"],
     )

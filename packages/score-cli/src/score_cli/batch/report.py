@@ -15,7 +15,7 @@ from typing import Any
 from score_cli.batch.journal import JournalRow
 from score_core.files import atomic_write_bytes
 
-COLUMNS = ["item", "path", "status", "ran", "attempts", "seconds", "frames", "notes", "error", "outputs"]
+COLUMNS = ["item", "path", "status", "ran", "attempts", "seconds", "frames", "peak_mb", "notes", "error", "outputs"]
 
 
 def report_rows(rows: list[JournalRow], ran: set[str]) -> list[dict[str, Any]]:
@@ -25,7 +25,7 @@ def report_rows(rows: list[JournalRow], ran: set[str]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {
             "item": row.id, "path": row.path, "status": row.state, "ran": row.id in ran, "attempts": row.attempts,
             "seconds": round(row.seconds, 3) if row.seconds is not None else None, "frames": row.frames,
-            "notes": row.notes, "error": row.error, "outputs": row.outputs,
+            "peak_mb": row.peak_mb, "notes": row.notes, "error": row.error, "outputs": row.outputs,
         }
         if row.evaluation:
             entry["evaluation"] = row.evaluation

@@ -202,7 +202,7 @@ def _record(journal: Journal, outcome: ItemOutcome) -> None:
         journal.fail(outcome.id, outcome.error, outcome.seconds)
     else:
         journal.finish(outcome.id, outputs=outcome.outputs, seconds=outcome.seconds, frames=outcome.frames,
-                       notes=outcome.notes, evaluation=outcome.evaluation)
+                       notes=outcome.notes, evaluation=outcome.evaluation, peak_mb=outcome.peak_mb)
 
 
 def _archive_bridge(config: BatchConfig, values: dict[str, Any], settings: Settings, items: list[BatchItem],

@@ -46,6 +46,8 @@ class ItemOutcome:
     frames: int = 0
     notes: str = ""
     evaluation: dict[str, Any] | None = None
+    peak_mb: float | None = None
+    """The worker process's peak resident memory so far (MB): flat in video length, since frames are streamed."""
     fatal: bool = False
     """The worker could not build its pipeline: no item can succeed, so the batch stops."""
 
@@ -97,7 +99,7 @@ def score_item(pipeline: Pipeline, task: ItemTask, still_wanted: Callable[[], bo
         return ItemOutcome(
             task.id, outputs=outputs, seconds=time.perf_counter() - started,
             frames=_frames_encoded(output_root / task.id, result.outputs), notes=notes,
-            evaluation=_evaluation(result),
+            evaluation=_evaluation(result), peak_mb=_peak_mb(),
         )
     except ScoreError as error:
         return ItemOutcome(task.id, error=_one_line(str(error)), seconds=time.perf_counter() - started)
@@ -106,6 +108,14 @@ def score_item(pipeline: Pipeline, task: ItemTask, still_wanted: Callable[[], bo
                            seconds=time.perf_counter() - started)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _peak_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _one_line(message: str) -> str:
