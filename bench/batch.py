@@ -68,8 +68,20 @@ def throughput(count: int, modes: list[str], stage: list[str], root: Path) -> No
     commands = {
         "w1": ["--workers", "1"], "w2": ["--workers", "2"], "ray": ["--ray", "auto", "--workers", "2"],
     }
-    print(f"{count} items from {SHARED} ({' '.join(stage)}), {os.cpu_count()} cores")
-    print(f"{'mode':<28}{'wall s':>9}{'videos/min':>12}{'× loop':>8}{'peak MB':>9}  exit")
+    print(f"{count} items from {SHARED} ({' '.join(stage)}), {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    from score_core.errors import ScoreError
+    from score_core.media import probe
+
+    def seconds(item: Path) -> float:
+        try:
+            return probe(item).duration
+        except ScoreError:
+            return 0.0
+
+    video_seconds = sum(seconds(item) for item in items)
+    print(f"{video_seconds:.1f} s of video in all; a mode's 'video s/s' is seconds of video scored per wall second")
+    print(f"{'mode':<28}{'wall s':>9}{'videos/min':>12}{'video s/s':>11}{'× loop':>8}{'peak MB':>9}  exit")
     baseline = None
     for mode in modes:
         out = root / f"out-{mode}"
@@ -83,7 +95,7 @@ def throughput(count: int, modes: list[str], stage: list[str], root: Path) -> No
         rate = 60 * count / wall
         baseline = baseline or (rate if mode == "loop" else None)
         ratio = f"{rate / baseline:.2f}" if baseline else "-"
-        print(f"{label:<28}{wall:>9.1f}{rate:>12.1f}{ratio:>8}{peak:>9.0f}  {code}")
+        print(f"{label:<28}{wall:>9.1f}{rate:>12.1f}{video_seconds / wall:>11.2f}{ratio:>8}{peak:>9.0f}  {code}")
 
 
 def long_videos(stage: list[str], root: Path) -> None:
@@ -107,12 +119,13 @@ def encoder_runtimes(vision: str, root: Path) -> None:
     from score_core.media import sample_frames
     from score_core.registry import default_registry
 
-    registration = default_registry().encoders.get(vision)
-    encoder = registration.factory(None)
+    built = default_registry().encoders.get(vision).factory(None)
+    encoder = getattr(built, "torch_encoder", built)  # the PyTorch encoder, whichever runtime is the default
     clip = SHARED / "skv_bikes.mp4"
     batches = sample_frames(clip, fps=3.2, size=encoder.spec.input_size, resize=encoder.spec.resize)
     batch = np.concatenate([b.frames for b in batches])[:32]
-    print(f"\nencoder {vision}: {len(batch)} frames of {clip.name} per call, {torch.get_num_threads()} threads")
+    print(f"\nencoder {vision}: {len(batch)} frames of {clip.name} per call, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     try:
         runtimes = {"pytorch eager": encoder.encode, **onnx_runtimes(encoder, batch, root)}
@@ -139,34 +152,23 @@ def encoder_runtimes(vision: str, root: Path) -> None:
 
 
 def onnx_runtimes(encoder, batch: np.ndarray, root: Path) -> dict:
+    """score-vision's own ONNX Runtime path (the cached export), and an int8 dynamic quantisation of it."""
     import onnxruntime
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    class Features(torch.nn.Module):
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            return encoder._features(pixels)
+    from score_vision.onnx_runtime import onnx_encoder
 
-    sample = encoder._batch(batch[:2]).contiguous()
-    path = root / "encoder.onnx"
-    for parameter in encoder._model.parameters():
-        parameter.requires_grad_(False)
-    torch.onnx.export(Features(), (sample,), str(path), input_names=["pixels"], output_names=["features"],
-                      dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, dynamo=False)
+    fast = onnx_encoder(encoder)
     quantized = root / "encoder-int8.onnx"
-    quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)  # convolutions too: no calibration
+    quantize_dynamic(fast.provenance()["onnx_model"], str(quantized), weight_type=QuantType.QInt8)
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    runtimes = {}
-    for name, model in (("onnxruntime fp32", path), ("onnxruntime int8 dynamic", quantized)):
-        session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    options.intra_op_num_threads = encoder.threads
+    session = onnxruntime.InferenceSession(str(quantized), options, providers=["CPUExecutionProvider"])
 
-        def encode(frames: np.ndarray, session=session) -> np.ndarray:
-            pixels = encoder._batch(frames).contiguous().numpy()
-            return session.run(["features"], {"pixels": pixels})[0]
+    def int8(frames: np.ndarray) -> np.ndarray:
+        return session.run(None, {"pixels": encoder._batch(frames).contiguous().numpy()})[0]
 
-        runtimes[name] = encode
-    return runtimes
+    return {"onnxruntime fp32": fast.encode, "onnxruntime int8 dynamic": int8}
 
 
 def main() -> None:
