@@ -81,7 +81,7 @@ def throughput(count: int, modes: list[str], stage: list[str], root: Path) -> No
 
     video_seconds = sum(seconds(item) for item in items)
     print(f"{video_seconds:.1f} s of video in all; a mode's 'video s/s' is seconds of video scored per wall second")
-    print(f"{'mode':<28}{'wall s':>9}{'videos/min':>12}{'video s/s':>11}{'× loop':>8}{'peak MB':>9}  exit")
+    print(f"{'mode':<36}{'wall s':>9}{'videos/min':>12}{'video s/s':>11}{'× loop':>8}{'peak MB':>9}  exit")
     baseline = None
     for mode in modes:
         out = root / f"out-{mode}"
@@ -95,7 +95,7 @@ def throughput(count: int, modes: list[str], stage: list[str], root: Path) -> No
         rate = 60 * count / wall
         baseline = baseline or (rate if mode == "loop" else None)
         ratio = f"{rate / baseline:.2f}" if baseline else "-"
-        print(f"{label:<28}{wall:>9.1f}{rate:>12.1f}{video_seconds / wall:>11.2f}{ratio:>8}{peak:>9.0f}  {code}")
+        print(f"{label:<36}{wall:>9.1f}{rate:>12.1f}{video_seconds / wall:>11.2f}{ratio:>8}{peak:>9.0f}  {code}")
 
 
 def long_videos(stage: list[str], root: Path) -> None:
