@@ -224,3 +224,28 @@ def test_a_second_batch_into_the_same_folder_is_refused(tmp_path, capsys):
         fcntl.flock(held, fcntl.LOCK_EX)
         assert main(["batch", str(source), "-o", str(tmp_path / "out"), *LIGHT]) == 2
     assert "another `score batch`" in capsys.readouterr().err
+
+
+def _worker_pids(driver: int) -> list[int]:
+    children = Path(f"/proc/{driver}/task/{driver}/children")
+    pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    return [pid for pid in pids if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds worker processes through Linux /proc")
+def test_a_worker_killed_mid_item_is_replaced_and_its_items_retried(tmp_path):
+    source = tmp_path / "archive"
+    clips = _clips(source, 3, duration=8.0)
+    out = tmp_path / "out"
+    batch = subprocess.Popen([SCORE, "batch", str(source), "-o", str(out), *LIGHT, "--workers", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ("running" in _journal_states(out).values() and _worker_pids(batch.pid)):
+        assert batch.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    for pid in _worker_pids(batch.pid):
+        os.kill(pid, signal.SIGKILL)
+    assert batch.wait(timeout=120) == 0
+    rows = _report(out)
+    assert sorted(rows) == [clip.stem for clip in clips] and all(r["status"] == "done" for r in rows.values())
+    assert max(row["attempts"] for row in rows.values()) == 2
