@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -160,6 +161,7 @@ def onnx_runtimes(encoder, batch: np.ndarray, root: Path) -> dict:
 
     fast = onnx_encoder(encoder)
     quantized = root / "encoder-int8.onnx"
+    logging.getLogger().setLevel(logging.ERROR)  # the quantiser logs every tensor it leaves in float
     quantize_dynamic(fast.provenance()["onnx_model"], str(quantized), weight_type=QuantType.QInt8)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = encoder.threads
