@@ -249,3 +249,10 @@ def test_a_worker_killed_mid_item_is_replaced_and_its_items_retried(tmp_path):
     rows = _report(out)
     assert sorted(rows) == [clip.stem for clip in clips] and all(r["status"] == "done" for r in rows.values())
     assert max(row["attempts"] for row in rows.values()) == 2
+
+
+def test_ray_without_ray_installed_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    _clips(tmp_path / "archive", 1)
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the [ray] extra sees
+    assert main(["batch", str(tmp_path / "archive"), "-o", str(tmp_path / "out"), *LIGHT, "--ray", "auto"]) == 2
+    assert "pip install 'score-cli[ray]'" in capsys.readouterr().err
