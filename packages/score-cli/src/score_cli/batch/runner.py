@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -92,20 +93,16 @@ def run_batch(config: BatchConfig, values: dict[str, Any], settings: Settings,
             journal.close()
 
 
-def _exclusive(output_root: Path) -> Any:
-    from contextlib import contextmanager
-
-    @contextmanager
-    def hold() -> Iterator[None]:
-        (output_root / WORK_DIR).mkdir(exist_ok=True)
-        with open(output_root / WORK_DIR / "lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise ScoreError(str(output_root), "another `score batch` is writing into this folder") from None
-            yield
-
-    return hold()
+@contextmanager
+def _exclusive(output_root: Path) -> Iterator[None]:
+    """Hold OUT's lock for the whole run: two batches writing one journal and one set of folders would clash."""
+    (output_root / WORK_DIR).mkdir(exist_ok=True)
+    with open(output_root / WORK_DIR / "lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ScoreError(str(output_root), "another `score batch` is writing into this folder") from None
+        yield
 
 
 def _input_fingerprint(path: Path, known: Any) -> tuple[str, int, int]:
