@@ -411,7 +411,7 @@ def run(
     timings["encode"] = time.perf_counter() - started - timings["setup"]
     events = detect_events(
         change, info.duration, luma=pipeline.frame_signals.get("luma"),
-        slow_change=pipeline.frame_signals.get("slow-change"),
+        slow_change=pipeline.frame_signals.get("slow-change"), mix_residual=pipeline.frame_signals.get("mix-residual"),
     )
     latents, score = pipeline.compose(features, info.duration, options, events)
     cuts = [event.time for event in events.shot_starts]

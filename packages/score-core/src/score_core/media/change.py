@@ -54,6 +54,9 @@ class ThumbnailDiffer:
         """Mean luma (0..1) of the last frame fed in."""
         self.last_slow_change = 0.0
         """Change (0..1) of the last frame fed to `measure` from the frame about SLOW_LAG seconds before it."""
+        self.last_mix_residual = 1.0
+        """How far the frame half a lag back is from the average of the two ends, relative to their change:
+        near 0 inside a dissolve (a linear mix), large for motion."""
 
     def __call__(self, frame: VideoFrame) -> float:
         """Change of `frame` from the previous frame fed in, in [0, 1]; 0.0 for the first frame."""
@@ -76,6 +79,11 @@ class ThumbnailDiffer:
         then, old = history[0]
         slow = then <= time - SLOW_LAG / 2 and old.shape == thumb.shape
         self.last_slow_change = float(np.mean(np.abs(thumb - old))) / 255.0 if slow else 0.0
+        self.last_mix_residual = 1.0
+        if slow and self.last_slow_change > 0:
+            middle = min(history, key=lambda item: abs(item[0] - (time + then) / 2))[1]
+            residual = float(np.mean(np.abs(middle - (thumb + old) / 2))) / 255.0
+            self.last_mix_residual = residual / self.last_slow_change
         return change
 
     def thumbnail(self, frame: VideoFrame) -> np.ndarray:

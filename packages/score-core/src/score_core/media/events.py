@@ -23,7 +23,9 @@ FLASH_SECONDS = 0.25
 #: A fade: the slow change peaks above this much (mean absolute luma difference, 0..1) ...
 FADE_FLOOR = 0.10
 #: ... and this many times the typical slow change of the video ...
-FADE_RATIO = 4.0
+FADE_RATIO = 2.0
+#: ... where the frames are a linear mix of the frames either side (the mix residual falls below this) ...
+FADE_MIX = 0.2
 #: ... for a transition no longer than this (a longer run of change is a pan or motion, not a fade).
 FADE_MAX_SECONDS = 3.0
 #: Motion onset: the change over the next MOTION_AHEAD seconds is this many times that of the MOTION_BEHIND before.
@@ -40,12 +42,13 @@ def detect_events(
     *,
     luma: SignalTrack | None = None,
     slow_change: SignalTrack | None = None,
+    mix_residual: SignalTrack | None = None,
     min_shot: float = 0.5,
 ) -> EventTrack:
     """Cuts, fades, flashes and motion onsets of a video, from the frame reader's per-frame signals.
 
-    `luma` enables flash detection and `slow_change` fade detection; with `change` alone only hard cuts and motion
-    onsets are found. Strengths: a cut's change over its detection threshold's floor, a fade's peak slow change
+    `luma` enables flash detection and `slow_change` fade detection (`mix_residual` tells a dissolve, a linear
+    mix of two pictures, from motion); with `change` alone only hard cuts and motion onsets are found. Strengths: a cut's change over its detection threshold's floor, a fade's peak slow change
     likewise, a flash's luma jump, a motion onset's ratio of change after to before.
     """
     times = np.asarray(change.times, dtype=np.float64)
@@ -66,7 +69,8 @@ def detect_events(
         slow_times = np.asarray(slow_change.times, dtype=np.float64)
         for cut in shot_times:  # the slow change stays high for a lag after a hard cut: not a fade
             slow[(slow_times >= cut - 1e-9) & (slow_times <= cut + SLOW_LAG + 1e-9)] = 0.0
-        for time, strength in _fades(slow_times, slow, luma):
+        mix = None if mix_residual is None else np.asarray(mix_residual.values, dtype=np.float64)
+        for time, strength in _fades(slow_times, slow, luma, mix):
             if all(abs(time - t) >= min_shot for t in shot_times) and min_shot <= time <= duration - min_shot / 2:
                 events.append(Event(time=time, strength=strength, kind="fade"))
                 shot_times.append(time)
@@ -95,7 +99,9 @@ def _flashes(times: np.ndarray, luma: np.ndarray) -> list[tuple[int, int]]:
     return found
 
 
-def _fades(times: np.ndarray, slow: np.ndarray, luma: SignalTrack | None) -> list[tuple[float, float]]:
+def _fades(
+    times: np.ndarray, slow: np.ndarray, luma: SignalTrack | None, mix: np.ndarray | None
+) -> list[tuple[float, float]]:
     """(time, strength) of each fade or dissolve: one per run of high slow change, merged across a black gap."""
     if slow.size < 3:
         return []
@@ -115,7 +121,10 @@ def _fades(times: np.ndarray, slow: np.ndarray, luma: SignalTrack | None) -> lis
         if length > FADE_MAX_SECONDS or length < SLOW_LAG / 4:
             continue
         span = np.arange(first, last + 1)
-        if luma is not None and float(np.min(luma.values[span])) < 0.06:  # through black: the darkest frame
+        through_black = luma is not None and float(np.min(luma.values[span])) < 0.06
+        if mix is not None and not through_black and float(np.min(mix[span])) > FADE_MIX:
+            continue  # content moved rather than mixed: motion, not a dissolve
+        if through_black:  # a fade through black: its darkest frame
             time = float(times[span[int(np.argmin(luma.values[span]))]])
         else:  # a dissolve: the middle of the transition, half a lag before the slow change's centre
             time = float((times[first] + times[last]) / 2 - SLOW_LAG / 4)
