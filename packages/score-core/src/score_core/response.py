@@ -237,11 +237,12 @@ def _in_range(pitch: int) -> int:
 
 
 def hit_cues(events: EventTrack, plan: TempoPlan) -> tuple[Marker, ...]:
-    """A cue point per event: shot starts at their phrase step, in-shot events at their own time."""
+    """A cue point per event: shot starts at their phrase step (the text says where the tempo map put them:
+    downbeat, beat, step or snapped), in-shot events at their own time."""
     cues: list[Marker] = []
     shots = events.shot_starts
-    for event, step in zip(shots, plan.cut_steps, strict=False):
-        cues.append(Marker(time=float(plan.step_times[step]), text=f"{event.kind} {event.time:.3f}s"))
+    for event, step, place in zip(shots, plan.cut_steps, plan.placements, strict=False):
+        cues.append(Marker(time=float(plan.step_times[step]), text=f"{event.kind} {event.time:.3f}s {place}"))
     for event in events.in_shot:
         cues.append(Marker(time=event.time, text=f"{event.kind} {event.time:.3f}s"))
     return tuple(sorted(cues, key=lambda m: (m.time, m.text)))

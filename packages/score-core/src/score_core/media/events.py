@@ -48,8 +48,9 @@ def detect_events(
     """Cuts, fades, flashes and motion onsets of a video, from the frame reader's per-frame signals.
 
     `luma` enables flash detection and `slow_change` fade detection (`mix_residual` tells a dissolve, a linear
-    mix of two pictures, from motion); with `change` alone only hard cuts and motion onsets are found. Strengths: a cut's change over its detection threshold's floor, a fade's peak slow change
-    likewise, a flash's luma jump, a motion onset's ratio of change after to before.
+    mix of two pictures, from motion); with `change` alone only hard cuts and motion onsets are found.
+    Strengths: a cut's change over 0.1, a fade's peak slow change likewise, a flash's luma jump, a motion
+    onset's ratio of change after to before.
     """
     times = np.asarray(change.times, dtype=np.float64)
     values = np.asarray(change.values, dtype=np.float64).copy()
