@@ -4,9 +4,10 @@
 segment exactly on its phrase step, a long shot is split on the map's 2-bar lines, a short shot gets a partial
 segment. Within a shot the latent moves smoothly (frame latents interpolated per step, never across the cut);
 at a cut the decoder restarts from the new shot's latent. After decoding, `answer_cuts` makes each cut audible
-whatever the decoder: the new shot's register moves away from the last one's by whole octaves (the key stays),
-its loudness follows the shot's brightness, and the note on the cut (and on the step after a strong in-shot
-event) is accented.
+whatever the decoder: each shot keeps one register (notes folded by octaves to within FOLD_REACH of its centre),
+the new shot's centre moves at least REGISTER_JUMP semitones from the last one's and its key a chromatic mediant
+away, its loudness follows the shot's brightness, its density changes with its motion, and the note on the cut
+(and on the step after a strong in-shot event) is accented.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from score_core.tempo import TempoPlan
 
 #: Consecutive shots' pitch centres differ by at least this many semitones where a move allows.
 REGISTER_JUMP = 9
-#: Moves tried, in order: a fourth or fifth (a new key, as film music modulates at a cut), then octaves.
-REGISTER_MOVES = (0, 5, -5, 7, -7, 12, -12, 17, -17, 19, -19, 24, -24)
+#: Within a shot, notes further than this from its centre are folded back by octaves.
+FOLD_REACH = 7
 #: Pitch centres are kept within this range when a shot is moved.
 REGISTER_RANGE = (48, 84)
 #: Velocity added to the first note of a shot and to the answer to an in-shot event.
@@ -197,6 +198,7 @@ def answer_cuts(
     melodic = [n for n in score.notes if not n.is_drum]
     shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
     shifts = _register_shifts(melodic, shot_of, len(bounds) + 1)
+    centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
     accent_times = np.sort(np.asarray([*shot_starts, *accents], dtype=np.float64))
     notes: list[Note] = []
     for note in score.notes:
@@ -205,27 +207,68 @@ def answer_cuts(
         near = np.searchsorted(accent_times, note.start + 1e-6, side="right") - 1
         if near >= 0 and note.start - accent_times[near] < step - 1e-6:
             velocity += ACCENT
-        pitch = note.pitch if note.is_drum else _in_range(note.pitch + shifts[shot])
+        pitch = note.pitch if note.is_drum else _in_range(_fold(note.pitch, centres[shot]) + shifts[shot])
         notes.append(note.model_copy(update={"pitch": pitch, "velocity": int(min(127, max(1, round(velocity))))}))
     return score.model_copy(update={"notes": tuple(notes)})
 
 
 def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[int]:
-    """Shift per shot so each shot's median pitch moves at least REGISTER_JUMP from the previous one."""
+    """Shift per shot (-24..24 semitones) so each shot's pitch centre (duration-weighted mean) moves at least
+    REGISTER_JUMP from the previous shot's and its key lands a chromatic mediant away (3 or 4 semitones up or
+    down: the film composer's cut, sharing few notes with the old key), or failing that any new key."""
     shifts = [0] * shots
-    previous: float | None = None
+    previous: tuple[float, int] | None = None  # (centre, key) of the last shot with notes
     for shot in range(shots):
-        pitches = [n.pitch for n in notes if shot_of[id(n)] == shot]
-        if not pitches:
+        members = [n for n in notes if shot_of[id(n)] == shot]
+        if not members:
             continue
-        centre = float(np.median(pitches))
+        weights = np.array([n.end - n.start for n in members])
+        pitches = np.array([n.pitch for n in members], dtype=np.float64)
+        raw = float(np.average(pitches, weights=weights))
+        centre = float(np.average([_fold(int(p), raw) for p in pitches], weights=weights))  # as it will sound
+        key = best_major_key(pitches.astype(int), weights)
         if previous is not None:
-            options = list(REGISTER_MOVES)
-            allowed = [s for s in options if REGISTER_RANGE[0] <= centre + s <= REGISTER_RANGE[1]] or [0]
-            good = [s for s in allowed if abs(centre + s - previous) >= REGISTER_JUMP]
-            shifts[shot] = good[0] if good else max(allowed, key=lambda s: abs(centre + s - previous))
-        previous = centre + shifts[shot]
+            shifts[shot] = _best_move(centre, key, *previous)
+        previous = (centre + shifts[shot], (key + shifts[shot]) % 12)
     return shifts
+
+
+def _best_move(centre: float, key: int, previous_centre: float, previous_key: int) -> int:
+    def rank(move: int) -> tuple[int, int, int]:
+        interval = (key + move - previous_key) % 12
+        harmony = 0 if interval in (3, 4, 8, 9) else 1 if interval else 2
+        jump = abs(centre + move - previous_centre)
+        return (0 if jump >= REGISTER_JUMP else 1, harmony, abs(move))
+
+    allowed = [m for m in range(-24, 25) if REGISTER_RANGE[0] <= centre + m <= REGISTER_RANGE[1]] or [0]
+    return min(allowed, key=rank)
+
+
+def best_major_key(pitches: np.ndarray, weights: np.ndarray) -> int:
+    """Tonic pitch class (0 = C) of the major scale holding the most duration of the notes."""
+    classes = np.zeros(12)
+    np.add.at(classes, np.asarray(pitches) % 12, weights)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11])
+    return int(np.argmax([classes[(scale + tonic) % 12].sum() for tonic in range(12)]))
+
+
+def _shot_centres(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[float]:
+    """Duration-weighted mean pitch of each shot's notes (60 for a shot without notes)."""
+    centres = []
+    for shot in range(shots):
+        members = [n for n in notes if shot_of[id(n)] == shot]
+        weights = [n.end - n.start for n in members]
+        centres.append(float(np.average([n.pitch for n in members], weights=weights)) if members else 60.0)
+    return centres
+
+
+def _fold(pitch: int, centre: float) -> int:
+    """The pitch moved by octaves to within FOLD_REACH of the shot's centre: the shot keeps one register."""
+    while pitch > centre + FOLD_REACH:
+        pitch -= 12
+    while pitch < centre - FOLD_REACH:
+        pitch += 12
+    return pitch
 
 
 def _in_range(pitch: int) -> int:
