@@ -436,6 +436,7 @@ def run(
         provenance={
             **provenance, "cuts": cuts, "timings": timings,
             "events": [event.model_dump() for event in events.events],
+            "tempo_bpm": score.tempo_bpm,
             "tempo_map": [change.model_dump() for change in score.tempo_map],
         },
         targets=targets,
