@@ -79,6 +79,8 @@ class RunOptions:
     """Largest relative change of local tempo between cuts, around the chosen tempo."""
     fixed_tempo: bool = False
     """Whether tempo_bpm was given (--tempo) and the tempo map keeps it as its base."""
+    start_timecode: str | None = None
+    """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
 
 @dataclass(frozen=True)
