@@ -12,6 +12,7 @@ from score_core.midi import TICKS_PER_BEAT, read_midi
 
 CUTS = (2.3, 5.1, 8.65)
 FAST = ("--vision", "color-stats", "--music", "musicvae", "--no-audio")
+LIGHT = ("--vision", "color-stats", "--music", "arpeggio", "--no-audio")
 GRID_TICKS = {"downbeat": 4 * TICKS_PER_BEAT, "beat": TICKS_PER_BEAT, "step": TICKS_PER_BEAT // 4}
 
 
@@ -74,7 +75,7 @@ def test_a_video_without_cuts_is_scored_with_one_tempo(tmp_path):
 
 def test_sync_grid_keeps_fixed_segments(tmp_path):
     video = write_test_video(tmp_path / "grid.mp4", duration=9.0, cuts=CUTS)
-    result = run_score("run", video, *FAST, "--sync", "grid", "-o", tmp_path / "out")
+    result = run_score("run", video, *LIGHT, "--sync", "grid", "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     score = read_midi(tmp_path / "out" / "grid.mid")
     assert score.tempo_bpm == pytest.approx(120.0) and score.tempo_map == ()
@@ -84,6 +85,6 @@ def test_sync_grid_keeps_fixed_segments(tmp_path):
 def test_bad_sync_options_are_one_line_errors(tmp_path):
     video = write_test_video(tmp_path / "v.mp4", duration=3.0)
     for option in (("--sync", "beats"), ("--tempo-range", "fast")):
-        result = run_score("run", video, *FAST, *option, "-o", tmp_path / "out")
+        result = run_score("run", video, *LIGHT, *option, "-o", tmp_path / "out")
         assert result.returncode != 0 and result.stderr.startswith("score: error:"), result.stderr
         assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
