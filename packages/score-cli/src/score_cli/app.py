@@ -54,10 +54,17 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         bridge_weights=values["bridge_weights"],
         vision_layer=values["layer"],
     )
+    if values["start_timecode"] is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(values["start_timecode"])
+    tempo = values["tempo"]
     options = RunOptions(
-        fps=values["fps"], tempo_bpm=values["tempo"], temperature=values["temperature"], seed=values["seed"],
+        fps=values["fps"], tempo_bpm=tempo or 120.0, temperature=values["temperature"], seed=values["seed"],
         audio=not values["no_audio"], video=not (values["no_video"] or values["no_audio"]),
-        overwrite=values["overwrite"], soundfont=values["soundfont"],
+        overwrite=values["overwrite"], soundfont=values["soundfont"], sync=_sync_mode(values["sync"]),
+        tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
+        fixed_tempo=tempo is not None, start_timecode=values["start_timecode"],
     )
     return choice, options
 
@@ -66,6 +73,22 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     console.state.debug = debug
+
+
+def _sync_mode(value: str) -> str:
+    if value not in ("cuts", "grid"):
+        raise ScoreError("--sync", f"must be cuts or grid, got {value!r}")
+    return value
+
+
+def _tempo_range(value: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in value.split(":"))
+    except ValueError:
+        raise ScoreError("--tempo-range", f"expected LOW:HIGH in bpm, e.g. 80:140, got {value!r}") from None
+    if not 20 <= low <= high <= 400:
+        raise ScoreError("--tempo-range", f"needs 20 <= LOW <= HIGH <= 400, got {value!r}")
+    return low, high
 
 
 def run(
@@ -82,7 +105,21 @@ def run(
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
     ] = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second (encoder's default).")] = None,
-    tempo: Annotated[float, typer.Option(min=20, max=400, help="Tempo in quarter notes per minute.")] = 120.0,
+    tempo: Annotated[
+        float | None,
+        typer.Option(min=20, max=400, help="Fix the tempo (quarter notes per minute); default: chosen from "
+                     "--tempo-range with --sync cuts, 120 with --sync grid."),
+    ] = None,
+    sync: Annotated[
+        str, typer.Option(help="cuts: phrases, tempo map and changes follow the video's cuts; grid: fixed "
+                          "2-bar segments from 0 s.")
+    ] = "cuts",
+    tempo_range: Annotated[
+        str, typer.Option(help="LOW:HIGH bpm the cut-aware tempo map chooses from (0.5 bpm steps).")
+    ] = "80:140",
+    max_tempo_change: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Largest local tempo change between cuts (0.04 = 4 %).")
+    ] = 0.04,
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature; 0 = most likely.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and inputs give the same MIDI.")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the outputs.")] = Path("."),
@@ -91,6 +128,9 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    start_timecode: Annotated[
+        str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline
