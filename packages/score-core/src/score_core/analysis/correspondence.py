@@ -1,0 +1,339 @@
+"""How the music answers the picture: hits at cuts, the change response at cuts, lag, motion vs density.
+
+Conventions: cuts are the times (s) of the first frame of each new shot; ``duration`` is the video's length;
+positive lags mean the music comes after the picture. Significance comes from circular shifts: the cut set is
+rotated by evenly spaced offsets over the piece (keeping its gaps), which keeps both signals' structure and
+breaks only their alignment, so dense music that hits cuts by chance scores z ≈ 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from score_core.analysis.matching import hit_scores
+from score_core.contracts import Note, SignalTrack
+
+SHIFTS = 200
+"""Circular shifts of the cut set in each baseline."""
+CHANGE_WINDOW = 1.0
+"""Seconds of music compared before and after each point by the musical change signal."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A statistic for the real cuts, its mean and spread over shifted cut sets, and the z-score."""
+
+    value: float
+    shifted_mean: float
+    shifted_std: float
+
+    @property
+    def z(self) -> float:
+        if not math.isfinite(self.value) or self.shifted_std <= 1e-12:
+            return math.nan
+        return (self.value - self.shifted_mean) / self.shifted_std
+
+
+def shift_offsets(duration: float, count: int = SHIFTS, guard: float = 0.5) -> np.ndarray:
+    """Evenly spaced circular shifts in (0, duration), leaving out those within ``guard`` s of no shift."""
+    offsets = (np.arange(count) + 0.5) * duration / count
+    return offsets[(offsets > guard) & (offsets < duration - guard)]
+
+
+def shifted(cuts: np.ndarray, offset: float, start: float, end: float) -> np.ndarray:
+    """``cuts`` rotated by ``offset`` inside [start, end)."""
+    return np.sort(start + np.mod(cuts - start + offset, end - start))
+
+
+def hit_baseline(cuts: Sequence[float], events: Sequence[float], duration: float, window: float) -> Baseline:
+    """F1 of ``events`` against ``cuts`` at ±``window`` s, against the same for circularly shifted cuts."""
+    cut_array = np.asarray(cuts, dtype=np.float64)
+    actual = hit_scores(cut_array, events, window).f1
+    if cut_array.size == 0 or len(events) == 0:
+        return Baseline(actual, math.nan, math.nan)
+    values = [hit_scores(shifted(cut_array, s, 0.0, duration), events, window).f1 for s in shift_offsets(duration)]
+    return Baseline(actual, float(np.mean(values)), float(np.std(values)))
+
+
+# ------------------------------------------------------------------------------------------ musical change
+
+
+@dataclass(frozen=True)
+class ChangeSignal:
+    """Musical change per grid step: how different the music after each time is from the music before it."""
+
+    times: np.ndarray
+    values: np.ndarray
+    components: dict[str, np.ndarray]
+
+
+def musical_change(
+    notes: Sequence[Note], duration: float, step: float = 0.125, window: float = CHANGE_WINDOW
+) -> ChangeSignal:
+    """A novelty curve in the manner of Foote (2000): at each grid time t, the music in [t − w, t) is compared
+    with the music in [t, t + w), here by three differences, each z-scored over the piece and then summed:
+
+    - pitch centre (register): |Δ mean pitch| of the pitched notes sounding in each window (semitones);
+    - density: |Δ onsets per second|;
+    - harmony: total-variation distance between the windows' duration-weighted pitch-class distributions.
+
+    ``step`` defaults to a 16th at 120 bpm. An empty window has no pitch: the pitch terms are 0 there and the
+    density term carries the change.
+    """
+    times = np.arange(0.0, duration, step)
+    frames = _frame_features(notes, times, step)
+    k = max(1, round(window / step))
+    parts: dict[str, list[float]] = {"pitch_centre": [], "density": [], "harmony": []}
+    for index in range(times.size):
+        before = _window_summary(frames, max(0, index - k), index)
+        after = _window_summary(frames, index, min(times.size, index + k))
+        both = before["sounding"] > 0 and after["sounding"] > 0
+        parts["pitch_centre"].append(abs(after["centre"] - before["centre"]) if both else 0.0)
+        parts["density"].append(abs(after["onsets"] - before["onsets"]) / window)
+        parts["harmony"].append(0.5 * float(np.abs(after["classes"] - before["classes"]).sum()) if both else 0.0)
+    components = {name: np.asarray(values, dtype=np.float64) for name, values in parts.items()}
+    values = sum((_standardise(v) for v in components.values()), np.zeros(times.size))
+    return ChangeSignal(times, values, components)
+
+
+def _frame_features(notes: Sequence[Note], times: np.ndarray, step: float) -> dict[str, np.ndarray]:
+    """Per grid step: onset count, sounding pitch sum and count, duration-weighted pitch classes."""
+    n = times.size
+    onsets = np.zeros(n)
+    pitch_sum, pitch_count = np.zeros(n), np.zeros(n)
+    classes = np.zeros((n, 12))
+    for note in notes:
+        first = math.floor(note.start / step + 1e-9)
+        if 0 <= first < n:
+            onsets[first] += 1
+        if note.is_drum:
+            continue
+        last = min(n - 1, math.ceil(note.end / step - 1e-9) - 1)
+        for index in range(max(first, 0), last + 1):
+            overlap = min(note.end, times[index] + step) - max(note.start, times[index])
+            if overlap <= 0:
+                continue
+            pitch_sum[index] += note.pitch
+            pitch_count[index] += 1
+            classes[index, note.pitch % 12] += overlap
+    return {"onsets": onsets, "pitch_sum": pitch_sum, "pitch_count": pitch_count, "classes": classes}
+
+
+def _window_summary(frames: dict[str, np.ndarray], start: int, end: int) -> dict[str, object]:
+    count = float(frames["pitch_count"][start:end].sum())
+    classes = frames["classes"][start:end].sum(axis=0)
+    total = classes.sum()
+    return {
+        "sounding": count,
+        "centre": float(frames["pitch_sum"][start:end].sum()) / count if count else 0.0,
+        "onsets": float(frames["onsets"][start:end].sum()),
+        "classes": classes / total if total > 0 else classes,
+    }
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
+
+
+def _value_near(signal: ChangeSignal, time: float, reach: int = 1) -> float:
+    """Largest change within ±``reach`` grid steps of ``time``."""
+    step = signal.times[1] - signal.times[0] if signal.times.size > 1 else 1.0
+    index = round(time / step)
+    lo, hi = max(0, index - reach), min(signal.times.size, index + reach + 1)
+    return float(signal.values[lo:hi].max()) if hi > lo else math.nan
+
+
+def _valid_span(duration: float, window: float) -> tuple[float, float]:
+    """Times where both comparison windows lie inside the piece."""
+    return window, duration - window
+
+
+def cut_response(cuts: Sequence[float], signal: ChangeSignal, duration: float,
+                 window: float = CHANGE_WINDOW) -> Baseline:
+    """Mean musical change at the cuts (max within ±1 step) against circularly shifted cut sets: the
+    cut-response z-score.
+
+    Cuts within ``window`` of either end are left out (one side would be empty). A shifted cut that lands
+    within ``window`` of a real cut is dropped from its set (it would measure the real cut's change again,
+    which matters when cuts come at near-regular gaps); shifts with nothing left are skipped.
+    """
+    start, end = _valid_span(duration, window)
+    inside = np.array([c for c in cuts if start <= c < end], dtype=np.float64)
+    if inside.size == 0 or end - start <= 2 * window:
+        return Baseline(math.nan, math.nan, math.nan)
+    every_cut = np.asarray(cuts, dtype=np.float64)
+
+    def statistic(times: np.ndarray) -> float:
+        return float(np.mean([_value_near(signal, t) for t in times]))
+
+    values = []
+    for offset in shift_offsets(end - start):
+        moved = shifted(inside, offset, start, end)
+        moved = moved[np.min(np.abs(moved[:, None] - every_cut[None, :]), axis=1) >= window]
+        if moved.size:
+            values.append(statistic(moved))
+    if len(values) < 2:
+        return Baseline(statistic(inside), math.nan, math.nan)
+    return Baseline(statistic(inside), float(np.mean(values)), float(np.std(values)))
+
+
+def change_peaks(signal: ChangeSignal, window: float = CHANGE_WINDOW) -> np.ndarray:
+    """Times of musical changes: local maxima of the change signal at least one standard deviation above its
+    mean, the larger kept when two are closer than ``window``/2 s, none within ``window`` of either end."""
+    values = signal.values
+    if values.size < 3:
+        return np.zeros(0)
+    valid = (signal.times >= window) & (signal.times <= signal.times[-1] - window + 1e-9)
+    if not valid.any():
+        return np.zeros(0)
+    threshold = values[valid].mean() + values[valid].std()
+    is_peak = (values[1:-1] >= values[:-2]) & (values[1:-1] > values[2:]) & (values[1:-1] >= threshold)
+    candidates = [i for i in np.flatnonzero(is_peak) + 1 if valid[i]]
+    min_gap = window / 2
+    kept: list[int] = []
+    for index in sorted(candidates, key=lambda i: -values[i]):
+        if all(abs(signal.times[index] - signal.times[j]) >= min_gap for j in kept):
+            kept.append(index)
+    return np.sort(signal.times[kept]) if kept else np.zeros(0)
+
+
+def response_lag(cuts: Sequence[float], peaks: np.ndarray, step: float) -> float:
+    """Median time from each cut to the first musical change at or after it (a change up to one grid step
+    early counts as immediate, 0 s). Cuts with no later change are left out; NaN when none is left."""
+    lags = []
+    for cut in cuts:
+        later = peaks[peaks >= cut - step - 1e-9]
+        if later.size:
+            lags.append(max(0.0, float(later[0] - cut)))
+    return float(np.median(lags)) if lags else math.nan
+
+
+def xcorr_lag(visual: SignalTrack, signal: ChangeSignal, max_lag: float = 2.0) -> float:
+    """The lag (s) in [−max_lag, max_lag] maximising the cross-correlation of the visual change (max per grid
+    step, standardised) and the musical change (standardised); positive = music after picture."""
+    visual_grid = resample_max(visual, signal.times)
+    a, b = _standardise(visual_grid), _standardise(signal.values)
+    if not a.any() or not b.any():
+        return math.nan
+    step = signal.times[1] - signal.times[0] if signal.times.size > 1 else 1.0
+    reach = round(max_lag / step)
+    best, best_lag = -math.inf, 0
+    for lag in range(-reach, reach + 1):
+        if lag >= 0:
+            value = float(np.dot(a[: a.size - lag], b[lag:])) / max(a.size - lag, 1)
+        else:
+            value = float(np.dot(a[-lag:], b[: b.size + lag])) / max(a.size + lag, 1)
+        if value > best:
+            best, best_lag = value, lag
+    return best_lag * step
+
+
+def resample_max(track: SignalTrack, grid: np.ndarray) -> np.ndarray:
+    """The largest value of ``track`` inside each grid cell [grid[i], grid[i+1]) (0 where none falls)."""
+    out = np.zeros(grid.size)
+    if grid.size == 0 or track.times.size == 0:
+        return out
+    cells = np.searchsorted(grid, track.times, side="right") - 1
+    ok = (cells >= 0) & (cells < grid.size)
+    np.maximum.at(out, cells[ok], track.values[ok])
+    return out
+
+
+# ------------------------------------------------------------------------------------- motion and density
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN when either side is constant."""
+    if x.size < 3 or x.size != y.size:
+        return math.nan
+    rx, ry = _ranks(x), _ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size)
+    sorted_values = values[order]
+    i = 0
+    while i < values.size:
+        j = i
+        while j + 1 < values.size and sorted_values[j + 1] == sorted_values[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0
+        i = j + 1
+    return ranks
+
+
+@dataclass(frozen=True)
+class MotionDensity:
+    """Spearman ρ of visual motion and note density per bin, at lag 0 and at the best lag."""
+
+    rho: float
+    best_lag: float
+    rho_at_best_lag: float
+
+
+def motion_density(visual: SignalTrack, notes: Sequence[Note], duration: float, cuts: Sequence[float],
+                   bin_seconds: float = 0.5, max_lag: float = 2.0) -> MotionDensity:
+    """Mean visual change per ``bin_seconds`` (frames at cuts left out, so motion is not cut count) against
+    note onsets per bin; lags move the music later (positive) or earlier."""
+    edges = np.arange(0.0, duration + 1e-9, bin_seconds)
+    if edges.size < 4:
+        return MotionDensity(math.nan, math.nan, math.nan)
+    times, values = visual.times, visual.values
+    not_cut = np.ones(times.size, dtype=bool)
+    for cut in cuts:
+        not_cut &= np.abs(times - cut) > 1e-6
+    motion = _bin_mean(times[not_cut], values[not_cut], edges)
+    density = np.histogram([n.start for n in notes], bins=edges)[0].astype(np.float64)
+    reach = round(max_lag / bin_seconds)
+    results = {}
+    for lag in range(-reach, reach + 1):
+        if lag >= 0:
+            results[lag] = spearman(motion[: motion.size - lag], density[lag:])
+        else:
+            results[lag] = spearman(motion[-lag:], density[: density.size + lag])
+    finite = {lag: r for lag, r in results.items() if math.isfinite(r)}
+    if not finite:
+        return MotionDensity(results[0], math.nan, math.nan)
+    best = max(finite, key=lambda lag: (finite[lag], -abs(lag)))
+    return MotionDensity(results[0], best * bin_seconds, finite[best])
+
+
+def _bin_mean(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    sums = np.histogram(times, bins=edges, weights=values)[0]
+    counts = np.histogram(times, bins=edges)[0]
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return means
+
+
+@dataclass(frozen=True)
+class PitchChange:
+    """Mean |Δ pitch centre| (semitones) across cuts and across points inside shots."""
+
+    at_cuts: float
+    within_shots: float
+
+
+def pitch_change(cuts: Sequence[float], signal: ChangeSignal, duration: float,
+                 window: float = CHANGE_WINDOW) -> PitchChange:
+    """|Δ mean sounding pitch| between the ``window`` before and after each cut, and the same averaged over
+    grid times at least ``window`` from every cut (inside shots)."""
+    centre = signal.components["pitch_centre"]
+    start, end = _valid_span(duration, window)
+    cut_array = np.asarray(cuts, dtype=np.float64)
+    step = signal.times[1] - signal.times[0] if signal.times.size > 1 else 1.0
+    at = [float(centre[min(round(c / step), centre.size - 1)]) for c in cut_array if start <= c < end]
+    away = np.ones(signal.times.size, dtype=bool) & (signal.times >= start) & (signal.times < end)
+    for cut in cut_array:
+        away &= np.abs(signal.times - cut) >= window
+    return PitchChange(
+        float(np.mean(at)) if at else math.nan, float(np.mean(centre[away])) if away.any() else math.nan
+    )

@@ -1,0 +1,149 @@
+"""One evaluation of music against a video: every correspondence and musicality figure in one report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from score_core.analysis.correspondence import (
+    Baseline,
+    ChangeSignal,
+    change_peaks,
+    cut_response,
+    hit_baseline,
+    motion_density,
+    musical_change,
+    pitch_change,
+    response_lag,
+    xcorr_lag,
+)
+from score_core.analysis.matching import BOUNDARY_WINDOW, ONSET_WINDOW, hit_scores
+from score_core.analysis.musicality import musicality
+from score_core.analysis.tempo import TempoMap
+from score_core.contracts import Marker, Note, SignalTrack
+from score_core.media.change import detect_cuts
+
+CutDetector = Callable[[SignalTrack], list[float]]
+"""Visual-change signal → cut times; swap here for a richer event detector."""
+DEFAULT_CUT_DETECTOR: CutDetector = detect_cuts
+PHRASE_MARKER_PREFIXES = ("segment", "phrase")
+"""Markers whose text starts with one of these mark the start of a phrase the decoder wrote."""
+ANALYSIS_FPS = 8.0
+"""Frames per second sampled for thumbnails (the visual change itself uses every decoded frame)."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything ``score evaluate`` measured, plus the signals the timeline plot draws."""
+
+    figures: dict[str, Any]
+    cuts: list[float]
+    visual: SignalTrack
+    change: ChangeSignal
+    notes: list[Note]
+    markers: list[Marker]
+    tempo: TempoMap
+    duration: float
+    thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list)
+
+
+def phrase_starts(markers: Sequence[Marker]) -> list[float]:
+    """Times of the phrase/segment markers a decoder wrote."""
+    return sorted(m.time for m in markers if m.text.lower().startswith(PHRASE_MARKER_PREFIXES))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, 4)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _baseline(b: Baseline) -> dict[str, Any]:
+    return {"value": b.value, "shifted_mean": b.shifted_mean, "shifted_std": b.shifted_std, "z": b.z}
+
+
+def _hits(cuts: Sequence[float], events: Sequence[float], duration: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, window in (("0.07s", ONSET_WINDOW), ("0.5s", BOUNDARY_WINDOW)):
+        scores = hit_scores(cuts, events, window)
+        baseline = hit_baseline(cuts, events, duration, window)
+        out[label] = {"precision": scores.precision, "recall": scores.recall, "f1": scores.f1,
+                      "shifted_f1": baseline.shifted_mean, "z": baseline.z}
+    return out
+
+
+def evaluate_music(
+    notes: Sequence[Note],
+    markers: Sequence[Marker],
+    tempo: TempoMap,
+    duration: float,
+    visual: SignalTrack,
+    cuts: Sequence[float] | None = None,
+    cut_detector: CutDetector = DEFAULT_CUT_DETECTOR,
+) -> Evaluation:
+    """Correspondence of ``notes`` with the picture (cuts detected from ``visual`` unless given) and the music's
+    own musicality figures. Notes and times in seconds; ``duration`` is the video's length."""
+    cut_list = list(cut_detector(visual) if cuts is None else cuts)
+    notes = sorted(notes, key=lambda n: (n.start, n.pitch))
+    step = tempo.sixteenth_seconds()
+    change = musical_change(notes, duration, step=step)
+    peaks = change_peaks(change)
+    response = cut_response(cut_list, change, duration)
+    motion = motion_density(visual, notes, duration, cut_list)
+    pitch = pitch_change(cut_list, change, duration)
+    onsets = sorted({round(n.start, 6) for n in notes})
+    phrases = phrase_starts(markers)
+    figures = {
+        "duration": duration,
+        "cuts": len(cut_list),
+        "notes": len(notes),
+        "onset_hits": _hits(cut_list, onsets, duration),
+        "phrase_hits": _hits(cut_list, phrases, duration) if phrases else None,
+        "change_hits": _hits(cut_list, list(peaks), duration),
+        "cut_response": _baseline(response),
+        "lag": {
+            "response_median": response_lag(cut_list, peaks, step),
+            "xcorr": xcorr_lag(visual, change),
+        },
+        "motion_density": {"rho": motion.rho, "best_lag": motion.best_lag, "rho_at_best_lag": motion.rho_at_best_lag},
+        "pitch_change": {"at_cuts": pitch.at_cuts, "within_shots": pitch.within_shots},
+        "musicality": musicality(notes, tempo, duration).as_dict(),
+    }
+    return Evaluation(_clean(figures), cut_list, visual, change, list(notes), list(markers), tempo, duration)
+
+
+Thumbnails = list[tuple[float, np.ndarray]]
+
+
+def read_video_signal(video: Path, thumbnail_height: int = 54) -> tuple[SignalTrack, float, Thumbnails]:
+    """The visual-change signal of every decoded frame, the video's duration, and small RGB thumbnails."""
+    from score_core.media import FrameReader, probe
+
+    info = probe(video)
+    width, height = info.display_size
+    size = (thumbnail_height, max(2, round(thumbnail_height * width / height)))
+    reader = FrameReader(video, fps=ANALYSIS_FPS, size=size, resize="stretch", batch_size=64)
+    thumbnails: list[tuple[float, np.ndarray]] = []
+    for batch in reader:
+        thumbnails.extend(zip(batch.times.tolist(), list(batch.frames), strict=True))
+    return reader.visual_change(), info.duration, thumbnails
+
+
+def evaluate_files(video: Path, midi: Path, cut_detector: CutDetector = DEFAULT_CUT_DETECTOR) -> Evaluation:
+    """Evaluate a MIDI file as the soundtrack of a video (cuts detected in the video)."""
+    from score_core.midi import read_midi
+
+    score = read_midi(midi)
+    tempo = TempoMap.from_midi(midi)
+    visual, duration, thumbnails = read_video_signal(Path(video))
+    evaluation = evaluate_music(score.notes, score.markers, tempo, duration, visual, cut_detector=cut_detector)
+    return Evaluation(**{**evaluation.__dict__, "thumbnails": thumbnails})
