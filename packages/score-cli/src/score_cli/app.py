@@ -60,6 +60,9 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Measure the music against the cuts; figures go to the sidecar.")
+    ] = False,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
@@ -79,7 +82,7 @@ def run(
     )
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
-        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
+        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont, evaluate=evaluate,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:
@@ -92,6 +95,7 @@ def run(
         "duration": result.score.duration,
         "audio": result.writer_notes.get("audio"),
         "timings": result.timings,
+        **({"evaluation": result.evaluation} if result.evaluation is not None else {}),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -177,7 +181,7 @@ def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny"
 
 def build_app() -> typer.Typer:
     """The CLI application: score's own commands plus those installed plugins add."""
-    from score_cli import bridge_commands
+    from score_cli import bridge_commands, evaluate_command
 
     application = typer.Typer(
         name="score",
@@ -192,6 +196,7 @@ def build_app() -> typer.Typer:
     application.command()(encoders)
     application.command()(decoders)
     application.command("sample-clip")(sample_clip)
+    application.command()(evaluate_command.evaluate)
     application.add_typer(bridge_commands.app, name="bridge")
     try:
         _registry().add_commands(application)

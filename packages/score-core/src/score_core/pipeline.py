@@ -70,6 +70,8 @@ class RunOptions:
     video: bool = True
     overwrite: bool = False
     soundfont: str | None = None
+    evaluate: bool = False
+    """Measure the music against the picture (score_core.analysis) and add the figures to the sidecar."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class RunResult:
     provenance: dict[str, Any]
     timings: dict[str, float]
     writer_notes: dict[str, Any]
+    evaluation: dict[str, Any] | None = None
 
 
 class Pipeline:
@@ -353,6 +356,10 @@ def run(
     cuts = detect_cuts(change)
     score = with_cut_markers(score, cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
+    evaluation = None
+    if options.evaluate:
+        evaluation = _evaluate(score, change, info.duration, cuts)
+        timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     provenance = pipeline.provenance()
     parameters = {
         "video": str(video),
@@ -369,13 +376,21 @@ def run(
     context = RunContext(
         video=video, video_info=info, score=score, features=features, latents=latents, visual_change=change,
         parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings}, targets=targets,
+        evaluation=evaluation,
     )
     outputs = _write_outputs(pipeline.registry, context, targets, progress)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
     return RunResult(
         outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
-        writer_notes=context.notes,
+        writer_notes=context.notes, evaluation=evaluation,
     )
+
+
+def _evaluate(score: Score, change: SignalTrack, duration: float, cuts: list[float]) -> dict[str, Any]:
+    from score_core.analysis import evaluate_music
+    from score_core.analysis.tempo import TempoMap
+
+    return evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
 
 
 def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:
