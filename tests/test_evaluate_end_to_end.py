@@ -109,3 +109,12 @@ def test_run_evaluate_adds_the_figures_to_the_sidecar(tmp_path, capsys):
     plain = _score(capsys, *args, "--overwrite")
     assert plain.returncode == 0
     assert "evaluation" not in json.loads((out / "cuts.json").read_text())
+
+
+def test_plot_without_matplotlib_is_a_one_line_error(clip, tmp_path, capsys, monkeypatch):
+    # a None entry in sys.modules makes `import matplotlib` raise ImportError, as when it is not installed
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
+    plot = tmp_path / "timeline.png"
+    result = _score(capsys, "evaluate", clip, _midi(tmp_path / "at.mid", [0.0]), "--plot", plot)
+    _refused(result, "--plot", "pip install 'score-core[plot]'")
+    assert not plot.exists()
