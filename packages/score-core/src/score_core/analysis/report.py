@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,4 +146,4 @@ def evaluate_files(video: Path, midi: Path, cut_detector: CutDetector = DEFAULT_
     tempo = TempoMap.from_midi(midi)
     visual, duration, thumbnails = read_video_signal(Path(video))
     evaluation = evaluate_music(score.notes, score.markers, tempo, duration, visual, cut_detector=cut_detector)
-    return Evaluation(**{**evaluation.__dict__, "thumbnails": thumbnails})
+    return replace(evaluation, thumbnails=thumbnails)
