@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,16 @@ from score_core.analysis.tempo import TempoMap
 from score_core.contracts import Marker, Note, SignalTrack
 from score_core.media.change import detect_cuts
 
-CutDetector = Callable[[SignalTrack], list[float]]
-"""Visual-change signal → cut times; swap here for a richer event detector."""
-DEFAULT_CUT_DETECTOR: CutDetector = detect_cuts
+CutDetector = Callable[[SignalTrack, float, Mapping[str, SignalTrack]], list[float]]
+"""(visual change, duration, other per-frame signals) → times where a new shot starts."""
+
+
+def shot_starts(change: SignalTrack, duration: float, signals: Mapping[str, SignalTrack]) -> list[float]:
+    """Times (s) where a new shot starts: the one place to swap in a richer event detector."""
+    return detect_cuts(change)
+
+
+DEFAULT_CUT_DETECTOR: CutDetector = shot_starts
 PHRASE_MARKER_PREFIXES = ("segment", "phrase")
 """Markers whose text starts with one of these mark the start of a phrase the decoder wrote."""
 ANALYSIS_FPS = 8.0
@@ -89,10 +96,12 @@ def evaluate_music(
     visual: SignalTrack,
     cuts: Sequence[float] | None = None,
     cut_detector: CutDetector = DEFAULT_CUT_DETECTOR,
+    signals: Mapping[str, SignalTrack] | None = None,
 ) -> Evaluation:
-    """Correspondence of ``notes`` with the picture (cuts detected from ``visual`` unless given) and the music's
-    own musicality figures. Notes and times in seconds; ``duration`` is the video's length."""
-    cut_list = list(cut_detector(visual) if cuts is None else cuts)
+    """Correspondence of ``notes`` with the picture (cuts detected from ``visual`` and the other per-frame
+    ``signals`` unless given) and the music's own musicality figures. Times in seconds; ``duration`` is the
+    video's length."""
+    cut_list = list(cut_detector(visual, duration, signals or {}) if cuts is None else cuts)
     notes = sorted(notes, key=lambda n: (n.start, n.pitch))
     step = tempo.sixteenth_seconds()
     change = musical_change(notes, duration, step=step)
@@ -124,8 +133,19 @@ def evaluate_music(
 Thumbnails = list[tuple[float, np.ndarray]]
 
 
-def read_video_signal(video: Path, thumbnail_height: int = 54) -> tuple[SignalTrack, float, Thumbnails]:
-    """The visual-change signal of every decoded frame, the video's duration, and small RGB thumbnails."""
+@dataclass(frozen=True)
+class VideoSignals:
+    """What the evaluation reads from a video: its per-frame signals, length and thumbnails."""
+
+    change: SignalTrack
+    duration: float
+    thumbnails: Thumbnails
+    signals: dict[str, SignalTrack]
+
+
+def read_video_signals(video: Path, thumbnail_height: int = 54) -> VideoSignals:
+    """The visual-change signal of every decoded frame (and any other per-frame signal the reader measures),
+    the video's duration, and small RGB thumbnails sampled at ANALYSIS_FPS."""
     from score_core.media import FrameReader, probe
 
     info = probe(video)
@@ -135,7 +155,9 @@ def read_video_signal(video: Path, thumbnail_height: int = 54) -> tuple[SignalTr
     thumbnails: list[tuple[float, np.ndarray]] = []
     for batch in reader:
         thumbnails.extend(zip(batch.times.tolist(), list(batch.frames), strict=True))
-    return reader.visual_change(), info.duration, thumbnails
+    frame_signals = getattr(reader, "frame_signals", None)
+    signals = dict(frame_signals()) if callable(frame_signals) else {}
+    return VideoSignals(reader.visual_change(), info.duration, thumbnails, signals)
 
 
 def evaluate_files(video: Path, midi: Path, cut_detector: CutDetector = DEFAULT_CUT_DETECTOR) -> Evaluation:
@@ -144,6 +166,9 @@ def evaluate_files(video: Path, midi: Path, cut_detector: CutDetector = DEFAULT_
 
     score = read_midi(midi)
     tempo = TempoMap.from_midi(midi)
-    visual, duration, thumbnails = read_video_signal(Path(video))
-    evaluation = evaluate_music(score.notes, score.markers, tempo, duration, visual, cut_detector=cut_detector)
-    return replace(evaluation, thumbnails=thumbnails)
+    video_signals = read_video_signals(Path(video))
+    evaluation = evaluate_music(
+        score.notes, score.markers, tempo, video_signals.duration, video_signals.change, cut_detector=cut_detector,
+        signals=video_signals.signals,
+    )
+    return replace(evaluation, thumbnails=video_signals.thumbnails)

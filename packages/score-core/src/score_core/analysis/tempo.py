@@ -26,7 +26,10 @@ class TempoMap:
 
     @classmethod
     def of_score(cls, score: Score) -> TempoMap:
-        """A score's tempo map: its constant tempo (a Score holds one tempo)."""
+        """A score's tempo map: its tempo changes when it has any, else its constant tempo."""
+        changes = getattr(score, "tempo_map", ())
+        if changes:
+            return cls(tuple((float(c.time), float(c.bpm)) for c in changes), score.time_signature[0])
         return cls.constant(score.tempo_bpm, score.time_signature[0])
 
     @classmethod

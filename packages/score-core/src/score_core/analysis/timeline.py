@@ -28,8 +28,8 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def render_timeline(evaluation: Evaluation, title: str = "") -> bytes:
-    """The timeline as PNG bytes (about 1400x900 pixels)."""
+def render_timeline(evaluation: Evaluation, title: str = "", dpi: int = 100) -> bytes:
+    """The timeline as PNG bytes (1400x900 pixels at the default ``dpi``)."""
     plt = _pyplot()
     ev = evaluation
     end = ev.duration
@@ -67,14 +67,14 @@ def render_timeline(evaluation: Evaluation, title: str = "") -> bytes:
     figure.suptitle(title or "score evaluate", fontsize=11)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     return buffer.getvalue()
 
 
-def write_timeline(evaluation: Evaluation, path: Path, title: str = "") -> Path:
+def write_timeline(evaluation: Evaluation, path: Path, title: str = "", dpi: int = 100) -> Path:
     """Render the timeline and write it to ``path`` in one step (no partial file on failure)."""
-    atomic_write_bytes(Path(path), render_timeline(evaluation, title))
+    atomic_write_bytes(Path(path), render_timeline(evaluation, title, dpi))
     return Path(path)
 
 
