@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from score_core.analysis import evaluate_files, musical_change
+from score_core.analysis import evaluate_files, motion_density, musical_change
 from score_core.analysis.correspondence import change_peaks, cut_response, response_lag, shifted
-from score_core.contracts import Marker, Note, Score
+from score_core.contracts import Marker, Note, Score, SignalTrack
 from score_core.media.synthetic import write_test_video
 from score_core.midi import write_midi
 
@@ -80,6 +80,7 @@ def test_music_that_changes_at_the_cuts_has_a_high_cut_response_and_no_lag(tmp_p
     late = _evaluate(tmp_path, video, _arpeggios([c + 1.5 for c in CUTS]), "arp-late")
     assert late["cut_response"]["z"] < 1
     assert late["lag"]["response_median"] == pytest.approx(1.5, abs=0.13)
+    assert late["lag"]["xcorr"] == pytest.approx(1.5, abs=0.13)
     assert late["pitch_change"]["at_cuts"] < late["pitch_change"]["within_shots"]
 
 
@@ -107,3 +108,19 @@ def test_shifted_cut_sets_keep_their_gaps() -> None:
     cuts = np.array([2.0, 5.0, 9.0])
     moved = shifted(cuts, 4.0, 1.0, 11.0)  # inside [1, 11): 6, 9 and 13 → 3
     assert moved.tolist() == [3.0, 6.0, 9.0]
+
+
+def test_note_density_that_follows_motion_one_second_later() -> None:
+    times = np.arange(0.0, 30.0, 0.04)
+    rng = np.random.default_rng(3)
+    level = np.repeat(rng.uniform(0.0, 1.0, 30), 25)  # motion changes every second
+    visual = SignalTrack(times=times, values=level, name="visual-change")
+    notes = []
+    for second, amount in enumerate(level[::25]):
+        count = 2 * round(float(amount) * 6)  # the next second gets that many notes, evenly spread
+        notes += [Note(pitch=60, velocity=80, start=second + 1 + k / count, end=second + 1 + (k + 1) / count)
+                  for k in range(count) if second + 1 < 30]
+    result = motion_density(visual, notes, 30.0, cuts=[])
+    assert result.best_lag == 1.0
+    assert result.rho_at_best_lag > 0.9
+    assert result.rho < 0.5
