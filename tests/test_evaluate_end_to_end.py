@@ -106,6 +106,7 @@ def test_run_evaluate_adds_the_figures_to_the_sidecar(tmp_path, capsys):
     # the arpeggio decoder's 4 s segments start on the cuts at 4 s and 8 s: every cut is a phrase start
     assert evaluation["phrase_hits"]["0.07s"]["recall"] == 1.0
     assert set(evaluation["musicality"]) >= {"in_scale", "pitch_class_entropy", "mean_abs_interval"}
+    assert evaluation["prior_musicality"]["notes_per_second"] > 0  # the decoder's own samples, for comparison
     plain = _score(capsys, *args, "--overwrite")
     assert plain.returncode == 0
     assert "evaluation" not in json.loads((out / "cuts.json").read_text())

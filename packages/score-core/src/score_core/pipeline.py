@@ -358,7 +358,7 @@ def run(
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     evaluation = None
     if options.evaluate:
-        evaluation = _evaluate(score, change, info.duration, cuts)
+        evaluation = _evaluate(pipeline, score, change, info.duration, cuts, options)
         timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     provenance = pipeline.provenance()
     parameters = {
@@ -386,11 +386,19 @@ def run(
     )
 
 
-def _evaluate(score: Score, change: SignalTrack, duration: float, cuts: list[float]) -> dict[str, Any]:
+def _evaluate(
+    pipeline: Pipeline, score: Score, change: SignalTrack, duration: float, cuts: list[float], options: RunOptions
+) -> dict[str, Any]:
+    """The run's correspondence and musicality figures, and the musicality of the decoder's prior samples."""
     from score_core.analysis import evaluate_music
+    from score_core.analysis.prior import prior_musicality
     from score_core.analysis.tempo import TempoMap
 
-    return evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
+    figures = evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
+    assert pipeline._decoder is not None
+    prior = prior_musicality(pipeline._decoder, tempo_bpm=score.tempo_bpm, temperature=options.temperature,
+                             seed=options.seed)
+    return {**figures, "prior_musicality": prior.as_dict()}
 
 
 def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:
