@@ -93,7 +93,7 @@ def run_variant(video: Path, args: list[str], out: Path, seed: int) -> dict[str,
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
     sidecar = json.loads((out / f"{video.stem}.json").read_text())
     return {"evaluation": sidecar["evaluation"], "music": sidecar["parameters"]["music"],
-            "tempo": sidecar["music"]["tempo_bpm"]}
+            "tempo": sidecar["music"]["tempo_bpm"], "prior": sidecar["evaluation"].get("prior_musicality")}
 
 
 def prior_figures(decoder: str, tempo: float, seed: int) -> dict[str, Any]:
@@ -144,6 +144,7 @@ def main() -> None:
     print(header)
     rows: list[tuple[str, str, dict[str, Any]]] = []
     decoders: dict[str, float] = {}
+    priors: dict[str, dict[str, Any]] = {}
     for video in videos:
         for label, extra in variants:
             out = work / label
@@ -154,6 +155,8 @@ def main() -> None:
                 continue
             ev = result["evaluation"]
             decoders.setdefault(result["music"], result["tempo"])
+            if result["prior"] and result["music"] not in priors:
+                priors[result["music"]] = result["prior"]
             rows.append((video.name, label, {**ev, "music": result["music"]}))
             music = ev["musicality"]
             print(f"{video.name[:25]:<26}{label:<10}{ev['cuts']:>5}{_fmt(_hit_f1(ev, 'phrase_hits'), 9)}"
@@ -161,9 +164,9 @@ def main() -> None:
                   f"{_fmt(ev['cut_response']['z'])}{_fmt(ev['lag']['response_median'])}{_fmt(ev['lag']['xcorr'])}"
                   + "".join(_fmt(music[name], 8) for name in MUSICALITY), flush=True)
 
-    priors = {}
     for decoder, tempo in decoders.items():
-        priors[decoder] = prior_figures(decoder, tempo, args.seed)
+        if decoder not in priors:  # a run that did not report them
+            priors[decoder] = prior_figures(decoder, tempo, args.seed)
         print(f"{'prior samples':<26}{decoder[:9]:<10}{'':>5}{'':>9}{'':>9}{'':>7}{'':>7}{'':>7}{'':>7}"
               + "".join(_fmt(priors[decoder][name], 8) for name in MUSICALITY))
 
