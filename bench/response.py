@@ -112,9 +112,9 @@ def _fmt(value: Any, width: int = 7) -> str:
     return str(value).rjust(width)
 
 
-def _hit_f1(evaluation: dict[str, Any], key: str) -> float | None:
+def _hit_f1(evaluation: dict[str, Any], key: str, measure: str = "f1") -> float | None:
     hits = evaluation.get(key)
-    return hits["0.07s"]["f1"] if hits else None
+    return hits["0.07s"][measure] if hits and evaluation["cuts"] else None
 
 
 def main() -> None:
@@ -160,7 +160,7 @@ def main() -> None:
             rows.append((video.name, label, {**ev, "music": result["music"]}))
             music = ev["musicality"]
             print(f"{video.name[:25]:<26}{label:<10}{ev['cuts']:>5}{_fmt(_hit_f1(ev, 'phrase_hits'), 9)}"
-                  f"{_fmt(_hit_f1(ev, 'change_hits'), 9)}{_fmt(ev['onset_hits']['0.07s']['recall'])}"
+                  f"{_fmt(_hit_f1(ev, 'change_hits'), 9)}{_fmt(_hit_f1(ev, 'onset_hits', 'recall'))}"
                   f"{_fmt(ev['cut_response']['z'])}{_fmt(ev['lag']['response_median'])}{_fmt(ev['lag']['xcorr'])}"
                   + "".join(_fmt(music[name], 8) for name in MUSICALITY), flush=True)
 
