@@ -230,7 +230,7 @@ def xcorr_lag(visual: SignalTrack, signal: ChangeSignal, max_lag: float = 2.0) -
             value = float(np.dot(a[-lag:], b[: b.size + lag])) / max(a.size + lag, 1)
         if value > best:
             best, best_lag = value, lag
-    return best_lag * step
+    return float(best_lag * step)
 
 
 def resample_max(track: SignalTrack, grid: np.ndarray) -> np.ndarray:
