@@ -9,7 +9,7 @@ phrase starts and of musical changes, the cut-response z-score, the response lag
 musicality for each decoder's own prior samples, then the musicality of each variant relative to its decoder's
 prior (1.00 = the same). Usage:
 
-    python bench/response.py [LABEL=ARGS ...] [--clips DIR] [--no-montage] [--seed N] [--keep DIR]
+    python bench/response.py [LABEL=ARGS ...] [--clips DIR] [--no-montage] [--seed N] [--keep DIR] [--only NAME ...]
 
 `SCORE_SHARED_DATA` points at the shared data folder when it is not ../shared/data beside the clone.
 """
@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--no-montage", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="keep the outputs (MIDI, sidecars, montage) here")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="score only these videos (file names; `montage.mp4` is the montage); repeatable")
     args = parser.parse_args()
     variants = [parse_variant(v) for v in args.variants] or default_variants()
     clips = sorted(p for p in args.clips.glob("*.mp4")) if args.clips.is_dir() else []
@@ -137,6 +139,8 @@ def main() -> None:
         montage, joins = write_montage(clips, work / "montage.mp4")
         videos.append(montage)
         print(f"montage.mp4: {len(clips)} clips, joins at {', '.join(f'{t:.2f}' for t in joins)} s")
+    if args.only:
+        videos = [v for v in videos if v.name in args.only]
 
     header = (f"{'clip':<26}{'variant':<10}{'cuts':>5}{'phraseF1':>9}{'changeF1':>9}{'onsetR':>7}{'z':>7}"
               f"{'lag':>7}{'xlag':>7}" + "".join(f"{name[:7]:>8}" for name in ("in_scale", "PCHE", "|int|",
