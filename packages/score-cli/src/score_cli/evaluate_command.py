@@ -32,9 +32,9 @@ def evaluate(
     if plot is not None and plot.exists() and not overwrite:
         raise ScoreError(str(plot), "already exists; pass --overwrite to replace it")
     if plot is not None:
-        from score_core.analysis.timeline import _pyplot
+        from score_core.analysis.timeline import require_pyplot
 
-        _pyplot()  # a missing matplotlib fails before any work
+        require_pyplot()  # a missing matplotlib fails before any work
     read_midi(midi)  # a bad MIDI file fails before the video is decoded
     evaluation = evaluate_files(video, midi)
     figures: dict[str, Any] = {"video": str(video), "midi": str(midi), **evaluation.figures}

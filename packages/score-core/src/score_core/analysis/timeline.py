@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,8 @@ THUMBNAILS = 12
 """Thumbnails across the top row."""
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def require_pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend; a one-line ScoreError when matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -30,7 +32,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 def render_timeline(evaluation: Evaluation, title: str = "", dpi: int = 100) -> bytes:
     """The timeline as PNG bytes (1400x900 pixels at the default ``dpi``)."""
-    plt = _pyplot()
+    plt = require_pyplot()
     ev = evaluation
     end = ev.duration
     figure, axes = plt.subplots(
@@ -78,7 +80,7 @@ def write_timeline(evaluation: Evaluation, path: Path, title: str = "", dpi: int
     return Path(path)
 
 
-def _draw_thumbnails(ax, ev: Evaluation, end: float) -> None:  # type: ignore[no-untyped-def]
+def _draw_thumbnails(ax: Any, ev: Evaluation, end: float) -> None:
     ax.set_yticks([])
     ax.set_ylabel("frames")
     if not ev.thumbnails:
@@ -93,7 +95,7 @@ def _draw_thumbnails(ax, ev: Evaluation, end: float) -> None:  # type: ignore[no
     ax.set_ylim(0, 1)
 
 
-def _draw_piano_roll(ax, ev: Evaluation) -> None:  # type: ignore[no-untyped-def]
+def _draw_piano_roll(ax: Any, ev: Evaluation) -> None:
     for note in ev.notes:
         colour = "tab:purple" if note.is_drum else "tab:blue"
         ax.broken_barh([(note.start, note.end - note.start)], (note.pitch - 0.4, 0.8), color=colour)
