@@ -98,7 +98,7 @@ def test_change_signal_peaks_where_the_music_changes() -> None:
     signal = musical_change(score.notes, DURATION)
     peaks = change_peaks(signal)
     assert any(abs(p - 6.0) <= 0.125 for p in peaks) and any(abs(p - 12.0) <= 0.125 for p in peaks)
-    assert response_lag([6.0, 12.0], peaks, 0.125) == 0.0
+    assert response_lag([6.0, 12.0], peaks) == 0.0
     baseline = cut_response([6.0, 12.0], signal, DURATION)
     assert baseline.z > 3
     assert math.isnan(cut_response([], signal, DURATION).z)

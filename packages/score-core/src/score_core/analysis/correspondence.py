@@ -21,6 +21,12 @@ SHIFTS = 200
 """Circular shifts of the cut set in each baseline."""
 CHANGE_WINDOW = 1.0
 """Seconds of music compared before and after each point by the musical change signal."""
+CHANGE_STEP = 0.05
+"""Grid of the musical change signal, seconds."""
+CUT_REACH = 0.1
+"""A change this close to a cut (seconds) counts as at the cut."""
+PEAK_THRESHOLD = 0.5
+"""A musical change peak stands this many standard deviations above the signal's mean."""
 
 
 @dataclass(frozen=True)
@@ -72,67 +78,69 @@ class ChangeSignal:
 
 
 def musical_change(
-    notes: Sequence[Note], duration: float, step: float = 0.125, window: float = CHANGE_WINDOW
+    notes: Sequence[Note], duration: float, step: float = CHANGE_STEP, window: float = CHANGE_WINDOW
 ) -> ChangeSignal:
     """A novelty curve in the manner of Foote (2000): at each grid time t, the music in [t − w, t) is compared
     with the music in [t, t + w), here by three differences, each z-scored over the piece and then summed:
 
-    - pitch centre (register): |Δ mean pitch| of the pitched notes sounding in each window (semitones);
+    - pitch centre (register): |Δ duration-weighted mean pitch| of the pitched notes sounding (semitones);
     - density: |Δ onsets per second|;
     - harmony: total-variation distance between the windows' duration-weighted pitch-class distributions.
 
-    ``step`` defaults to a 16th at 120 bpm. An empty window has no pitch: the pitch terms are 0 there and the
-    density term carries the change.
+    The grid (``step``, 50 ms) is finer than a 16th at any usual tempo, so a change is placed within ±25 ms.
+    An empty window has no pitch: the pitch terms are 0 there and the density term carries the change.
     """
     times = np.arange(0.0, duration, step)
-    frames = _frame_features(notes, times, step)
-    k = max(1, round(window / step))
-    parts: dict[str, list[float]] = {"pitch_centre": [], "density": [], "harmony": []}
-    for index in range(times.size):
-        before = _window_summary(frames, max(0, index - k), index)
-        after = _window_summary(frames, index, min(times.size, index + k))
-        both = before["sounding"] > 0 and after["sounding"] > 0
-        parts["pitch_centre"].append(abs(after["centre"] - before["centre"]) if both else 0.0)
-        parts["density"].append(abs(after["onsets"] - before["onsets"]) / window)
-        parts["harmony"].append(0.5 * float(np.abs(after["classes"] - before["classes"]).sum()) if both else 0.0)
-    components = {name: np.asarray(values, dtype=np.float64) for name, values in parts.items()}
-    values = sum((_standardise(v) for v in components.values()), np.zeros(times.size))
+    n, k = times.size, max(1, round(window / step))
+    onsets, weight, pitch_weight, classes = _grid_features(notes, times, step)
+    cumulative = [np.concatenate([np.zeros((1, *a.shape[1:])), np.cumsum(a, axis=0)]) for a in
+                  (onsets, weight, pitch_weight, classes)]
+    index = np.arange(n)
+    lo, hi = np.maximum(index - k, 0), np.minimum(index + k, n)
+
+    def window_sum(which: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return cumulative[which][b] - cumulative[which][a]
+
+    before_w, after_w = window_sum(1, lo, index), window_sum(1, index, hi)
+    both = (before_w > 1e-9) & (after_w > 1e-9)
+    centre_before = np.divide(window_sum(2, lo, index), before_w, out=np.zeros(n), where=both)
+    centre_after = np.divide(window_sum(2, index, hi), after_w, out=np.zeros(n), where=both)
+    classes_before, classes_after = window_sum(3, lo, index), window_sum(3, index, hi)
+    p_before = classes_before / np.maximum(classes_before.sum(axis=1, keepdims=True), 1e-12)
+    p_after = classes_after / np.maximum(classes_after.sum(axis=1, keepdims=True), 1e-12)
+    components = {
+        "pitch_centre": np.where(both, np.abs(centre_after - centre_before), 0.0),
+        "density": np.abs(window_sum(0, index, hi) - window_sum(0, lo, index)) / window,
+        "harmony": np.where(both, 0.5 * np.abs(p_after - p_before).sum(axis=1), 0.0),
+    }
+    values = sum((_standardise(v) for v in components.values()), np.zeros(n))
     return ChangeSignal(times, values, components)
 
 
-def _frame_features(notes: Sequence[Note], times: np.ndarray, step: float) -> dict[str, np.ndarray]:
-    """Per grid step: onset count, sounding pitch sum and count, duration-weighted pitch classes."""
+def _grid_features(
+    notes: Sequence[Note], times: np.ndarray, step: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per grid cell [t, t + step): onsets (each at its nearest grid line), and for pitched notes the seconds
+    sounding, the pitch-weighted seconds sounding and the seconds sounding per pitch class."""
     n = times.size
-    onsets = np.zeros(n)
-    pitch_sum, pitch_count = np.zeros(n), np.zeros(n)
+    onsets, weight, pitch_weight = np.zeros(n), np.zeros(n), np.zeros(n)
     classes = np.zeros((n, 12))
     for note in notes:
-        first = math.floor(note.start / step + 1e-9)
-        if 0 <= first < n:
-            onsets[first] += 1
+        nearest = round(note.start / step)
+        if 0 <= nearest < n:
+            onsets[nearest] += 1
         if note.is_drum:
             continue
-        last = min(n - 1, math.ceil(note.end / step - 1e-9) - 1)
-        for index in range(max(first, 0), last + 1):
-            overlap = min(note.end, times[index] + step) - max(note.start, times[index])
-            if overlap <= 0:
-                continue
-            pitch_sum[index] += note.pitch
-            pitch_count[index] += 1
-            classes[index, note.pitch % 12] += overlap
-    return {"onsets": onsets, "pitch_sum": pitch_sum, "pitch_count": pitch_count, "classes": classes}
-
-
-def _window_summary(frames: dict[str, np.ndarray], start: int, end: int) -> dict[str, object]:
-    count = float(frames["pitch_count"][start:end].sum())
-    classes = frames["classes"][start:end].sum(axis=0)
-    total = classes.sum()
-    return {
-        "sounding": count,
-        "centre": float(frames["pitch_sum"][start:end].sum()) / count if count else 0.0,
-        "onsets": float(frames["onsets"][start:end].sum()),
-        "classes": classes / total if total > 0 else classes,
-    }
+        first = max(0, math.floor(note.start / step))
+        last = min(n - 1, math.ceil(note.end / step) - 1)
+        if last < first:
+            continue
+        cells = times[first : last + 1]
+        overlap = np.clip(np.minimum(note.end, cells + step) - np.maximum(note.start, cells), 0.0, None)
+        weight[first : last + 1] += overlap
+        pitch_weight[first : last + 1] += overlap * note.pitch
+        classes[first : last + 1, note.pitch % 12] += overlap
+    return onsets, weight, pitch_weight, classes
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
@@ -140,11 +148,11 @@ def _standardise(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
 
 
-def _value_near(signal: ChangeSignal, time: float, reach: int = 1) -> float:
-    """Largest change within ±``reach`` grid steps of ``time``."""
-    step = signal.times[1] - signal.times[0] if signal.times.size > 1 else 1.0
-    index = round(time / step)
-    lo, hi = max(0, index - reach), min(signal.times.size, index + reach + 1)
+def _value_near(signal: ChangeSignal, time: float, reach: float = CUT_REACH) -> float:
+    """Largest change within ±``reach`` seconds of ``time``."""
+    step = float(signal.times[1] - signal.times[0]) if signal.times.size > 1 else 1.0
+    centre, steps = round(time / step), round(reach / step)
+    lo, hi = max(0, centre - steps), min(signal.times.size, centre + steps + 1)
     return float(signal.values[lo:hi].max()) if hi > lo else math.nan
 
 
@@ -182,32 +190,31 @@ def cut_response(cuts: Sequence[float], signal: ChangeSignal, duration: float,
     return Baseline(statistic(inside), float(np.mean(values)), float(np.std(values)))
 
 
-def change_peaks(signal: ChangeSignal, window: float = CHANGE_WINDOW) -> np.ndarray:
-    """Times of musical changes: local maxima of the change signal at least one standard deviation above its
-    mean, the larger kept when two are closer than ``window``/2 s, none within ``window`` of either end."""
-    values = signal.values
-    if values.size < 3:
-        return np.zeros(0)
-    valid = (signal.times >= window) & (signal.times <= signal.times[-1] - window + 1e-9)
+def change_peaks(
+    signal: ChangeSignal, window: float = CHANGE_WINDOW, threshold_std: float = PEAK_THRESHOLD
+) -> np.ndarray:
+    """Times of musical changes: points where the change signal is the largest within ±``window``/2 s and at
+    least ``threshold_std`` standard deviations above its mean; none within ``window`` of either end."""
+    values, times = signal.values, signal.times
+    valid = (times >= window) & (times <= times[-1] - window + 1e-9) if times.size else np.zeros(0, dtype=bool)
     if not valid.any():
         return np.zeros(0)
-    threshold = values[valid].mean() + values[valid].std()
-    is_peak = (values[1:-1] >= values[:-2]) & (values[1:-1] > values[2:]) & (values[1:-1] >= threshold)
-    candidates = [i for i in np.flatnonzero(is_peak) + 1 if valid[i]]
-    min_gap = window / 2
-    kept: list[int] = []
-    for index in sorted(candidates, key=lambda i: -values[i]):
-        if all(abs(signal.times[index] - signal.times[j]) >= min_gap for j in kept):
-            kept.append(index)
-    return np.sort(signal.times[kept]) if kept else np.zeros(0)
+    threshold = values[valid].mean() + threshold_std * values[valid].std()
+    half = max(1, round(window / 2 / (times[1] - times[0]))) if times.size > 1 else 1
+    padded = np.pad(values, half, constant_values=-np.inf)
+    local_max = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(axis=1)
+    is_peak = valid & (values >= local_max) & (values >= threshold)
+    indices = np.flatnonzero(is_peak)
+    kept = [i for j, i in enumerate(indices) if j == 0 or times[i] - times[indices[j - 1]] > window / 2]
+    return times[kept]
 
 
-def response_lag(cuts: Sequence[float], peaks: np.ndarray, step: float) -> float:
-    """Median time from each cut to the first musical change at or after it (a change up to one grid step
-    early counts as immediate, 0 s). Cuts with no later change are left out; NaN when none is left."""
+def response_lag(cuts: Sequence[float], peaks: np.ndarray, reach: float = CUT_REACH) -> float:
+    """Median time from each cut to the first musical change at or after it (a change up to ``reach`` s early
+    counts as immediate, 0 s). Cuts with no later change are left out; NaN when none is left."""
     lags = []
     for cut in cuts:
-        later = peaks[peaks >= cut - step - 1e-9]
+        later = peaks[peaks >= cut - reach - 1e-9]
         if later.size:
             lags.append(max(0.0, float(later[0] - cut)))
     return float(np.median(lags)) if lags else math.nan

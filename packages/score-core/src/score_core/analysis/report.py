@@ -103,8 +103,7 @@ def evaluate_music(
     video's length."""
     cut_list = list(cut_detector(visual, duration, signals or {}) if cuts is None else cuts)
     notes = sorted(notes, key=lambda n: (n.start, n.pitch))
-    step = tempo.sixteenth_seconds()
-    change = musical_change(notes, duration, step=step)
+    change = musical_change(notes, duration)
     peaks = change_peaks(change)
     response = cut_response(cut_list, change, duration)
     motion = motion_density(visual, notes, duration, cut_list)
@@ -120,7 +119,7 @@ def evaluate_music(
         "change_hits": _hits(cut_list, list(peaks), duration),
         "cut_response": _baseline(response),
         "lag": {
-            "response_median": response_lag(cut_list, peaks, step),
+            "response_median": response_lag(cut_list, peaks),
             "xcorr": xcorr_lag(visual, change),
         },
         "motion_density": {"rho": motion.rho, "best_lag": motion.best_lag, "rho_at_best_lag": motion.rho_at_best_lag},
