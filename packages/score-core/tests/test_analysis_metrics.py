@@ -8,6 +8,7 @@ import mido
 import pytest
 
 from score_core.analysis import TempoMap, count_hits, estimate_key, hit_scores, spearman
+from score_core.analysis.tempo import read_cue_points
 from score_core.analysis.musicality import (
     bass_melody_consonance,
     drums_on_eighths,
@@ -68,6 +69,7 @@ def test_tempo_map_beats_follow_tempo_changes(tmp_path) -> None:
             mido.MetaMessage("set_tempo", tempo=500_000, time=0),  # 120 bpm for 2 beats = 1 s
             mido.MetaMessage("set_tempo", tempo=1_000_000, time=960),  # then 60 bpm
             mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0),
+            mido.MetaMessage("cue_marker", text="flash 2.000s", time=480),  # one 60-bpm beat later: 2 s
         ]
     )
     midi.tracks.append(track)
@@ -78,6 +80,7 @@ def test_tempo_map_beats_follow_tempo_changes(tmp_path) -> None:
     assert tempo.beats_per_bar == 3
     assert tempo.beat_times(4.0).tolist() == [0.0, 0.5, 1.0, 2.0, 3.0]
     assert tempo.bar_times(4.0).tolist() == [0.0, 2.0]
+    assert [(c.time, c.text) for c in read_cue_points(path)] == [(2.0, "flash 2.000s")]
 
 
 def test_tempo_map_rejects_a_file_that_is_not_midi(tmp_path) -> None:

@@ -24,7 +24,7 @@ from score_core.analysis.correspondence import (
 )
 from score_core.analysis.matching import BOUNDARY_WINDOW, ONSET_WINDOW, hit_scores
 from score_core.analysis.musicality import musicality
-from score_core.analysis.tempo import TempoMap
+from score_core.analysis.tempo import TempoMap, read_cue_points
 from score_core.contracts import Marker, Note, SignalTrack
 from score_core.media.change import detect_cuts
 
@@ -57,6 +57,8 @@ class Evaluation:
     tempo: TempoMap
     duration: float
     thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    cues: list[Marker] = field(default_factory=list)
+    """MIDI cue points (hit points such as "flash 2.340s"), drawn on the timeline."""
 
 
 def phrase_starts(markers: Sequence[Marker]) -> list[float]:
@@ -165,9 +167,10 @@ def evaluate_files(video: Path, midi: Path, cut_detector: CutDetector = DEFAULT_
 
     score = read_midi(midi)
     tempo = TempoMap.from_midi(midi)
+    cues = read_cue_points(midi)
     video_signals = read_video_signals(Path(video))
     evaluation = evaluate_music(
         score.notes, score.markers, tempo, video_signals.duration, video_signals.change, cut_detector=cut_detector,
         signals=video_signals.signals,
     )
-    return replace(evaluation, thumbnails=video_signals.thumbnails)
+    return replace(evaluation, thumbnails=video_signals.thumbnails, cues=cues)

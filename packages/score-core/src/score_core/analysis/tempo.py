@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import mido
 import numpy as np
 
-from score_core.contracts import Score
+from score_core.contracts import Marker, Score
 from score_core.errors import ScoreError
 
 
@@ -84,6 +84,33 @@ class TempoMap:
     def sixteenth_seconds(self) -> float:
         """Length of a sixteenth note at the first tempo."""
         return 15.0 / self.changes[0][1]
+
+
+def read_cue_points(source: str | os.PathLike[str] | bytes) -> list[Marker]:
+    """Every Cue Point meta event (FF 07) of a MIDI file, in seconds (honouring tempo changes), sorted."""
+    midi = _read(source)
+    tempos: list[tuple[int, int]] = []
+    cues: list[tuple[int, str]] = []
+    for track in midi.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.type == "set_tempo":
+                tempos.append((tick, message.tempo))
+            elif message.type == "cue_marker" and message.text.strip():
+                cues.append((tick, message.text.strip()))
+    tempos.sort()
+    markers = []
+    for cue_tick, text in sorted(cues):
+        seconds, last_tick, tempo = 0.0, 0, 500_000
+        for tick, new_tempo in tempos:
+            if tick > cue_tick:
+                break
+            seconds += (tick - last_tick) * tempo / (1_000_000 * midi.ticks_per_beat)
+            last_tick, tempo = tick, new_tempo
+        seconds += (cue_tick - last_tick) * tempo / (1_000_000 * midi.ticks_per_beat)
+        markers.append(Marker(time=seconds, text=text))
+    return markers
 
 
 def _read(source: str | os.PathLike[str] | bytes) -> mido.MidiFile:

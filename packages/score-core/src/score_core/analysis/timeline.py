@@ -49,6 +49,13 @@ def render_timeline(evaluation: Evaluation, title: str = "", dpi: int = 100) -> 
                        alpha=0.8, label="musical change (scaled)")
     for peak in change_peaks(ev.change):
         change_ax.axvline(peak, color="tab:orange", ls=":", lw=0.8)
+    top = float(ev.visual.values.max()) if ev.visual.values.size else 1.0
+    for cue in ev.cues:
+        kind = cue.text.split()[0]
+        if kind != "cut":
+            change_ax.plot([cue.time], [top], "v", color="tab:purple", ms=6)
+            change_ax.annotate(kind, (cue.time, top), fontsize=7, color="tab:purple", xytext=(2, -10),
+                               textcoords="offset points")
     change_ax.set_ylabel("change")
     change_ax.legend(loc="upper right", fontsize=8)
     beats = ev.tempo.beat_times(end)
@@ -65,7 +72,7 @@ def render_timeline(evaluation: Evaluation, title: str = "", dpi: int = 100) -> 
         for cut in ev.cuts:
             ax.axvline(cut, color="tab:red", lw=1.2, alpha=0.8)
     roll_ax.set_xlim(0, end)
-    roll_ax.set_xlabel("seconds (red: cuts; orange: musical changes; green: bars)")
+    roll_ax.set_xlabel("seconds (red: cuts; purple: other cue points; orange: musical changes; green: bars)")
     figure.suptitle(title or "score evaluate", fontsize=11)
     figure.tight_layout()
     buffer = io.BytesIO()
