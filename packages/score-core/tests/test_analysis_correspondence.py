@@ -124,3 +124,18 @@ def test_note_density_that_follows_motion_one_second_later() -> None:
     assert result.best_lag == 1.0
     assert result.rho_at_best_lag > 0.9
     assert result.rho < 0.5
+
+
+@pytest.mark.parametrize("duration", [0.3, 1.2, 2.5])
+@pytest.mark.parametrize("with_notes", [True, False])
+def test_short_pieces_and_silence_give_figures_not_errors(duration: float, with_notes: bool) -> None:
+    from score_core.analysis import TempoMap, evaluate_music
+
+    times = np.arange(0.0, duration, 1 / 30)
+    values = np.where(np.abs(times - duration / 2) < 0.02, 0.5, 0.01)
+    visual = SignalTrack(times=times, values=values, name="visual-change")
+    notes = [Note(pitch=60 + i, velocity=80, start=t, end=t + 0.1) for i, t in enumerate(times[::6])]
+    figures = evaluate_music(notes if with_notes else [], [], TempoMap.constant(120), duration, visual,
+                             cuts=[duration / 2]).figures
+    assert figures["cuts"] == 1
+    assert figures["cut_response"]["z"] is None  # too short for a before and after second around the cut

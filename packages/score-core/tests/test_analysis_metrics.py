@@ -8,7 +8,6 @@ import mido
 import pytest
 
 from score_core.analysis import TempoMap, count_hits, estimate_key, hit_scores, spearman
-from score_core.analysis.tempo import read_cue_points
 from score_core.analysis.musicality import (
     bass_melody_consonance,
     drums_on_eighths,
@@ -20,6 +19,7 @@ from score_core.analysis.musicality import (
     musicality,
     pitch_class_entropy,
 )
+from score_core.analysis.tempo import read_cue_points
 from score_core.contracts import Note
 from score_core.errors import ScoreError
 

@@ -62,6 +62,8 @@ def hit_baseline(cuts: Sequence[float], events: Sequence[float], duration: float
     if cut_array.size == 0 or len(events) == 0:
         return Baseline(actual, math.nan, math.nan)
     values = [hit_scores(shifted(cut_array, s, 0.0, duration), events, window).f1 for s in shift_offsets(duration)]
+    if len(values) < 2:
+        return Baseline(actual, math.nan, math.nan)
     return Baseline(actual, float(np.mean(values)), float(np.std(values)))
 
 
@@ -228,7 +230,7 @@ def xcorr_lag(visual: SignalTrack, signal: ChangeSignal, max_lag: float = 2.0) -
     if not a.any() or not b.any():
         return math.nan
     step = signal.times[1] - signal.times[0] if signal.times.size > 1 else 1.0
-    reach = round(max_lag / step)
+    reach = min(round(max_lag / step), a.size - 1)
     best, best_lag = -math.inf, 0
     for lag in range(-reach, reach + 1):
         if lag >= 0:
