@@ -165,7 +165,7 @@ def _valid_span(duration: float, window: float) -> tuple[float, float]:
 
 def cut_response(cuts: Sequence[float], signal: ChangeSignal, duration: float,
                  window: float = CHANGE_WINDOW) -> Baseline:
-    """Mean musical change at the cuts (max within ±1 step) against circularly shifted cut sets: the
+    """Mean musical change at the cuts (max within ±CUT_REACH s) against circularly shifted cut sets: the
     cut-response z-score.
 
     Cuts within ``window`` of either end are left out (one side would be empty). A shifted cut that lands
