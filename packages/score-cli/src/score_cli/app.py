@@ -63,11 +63,18 @@ def run(
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Measure the music against the cuts; figures go to the sidecar.")
     ] = False,
+    start_timecode: Annotated[
+        str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
     from score_core.pipeline import run as run_pipeline
 
+    if start_timecode is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(start_timecode)
     registry = _registry()
     choice = StageChoice(
         vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
@@ -83,6 +90,7 @@ def run(
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
         video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont, evaluate=evaluate,
+        start_timecode=start_timecode,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:

@@ -72,6 +72,8 @@ class RunOptions:
     soundfont: str | None = None
     evaluate: bool = False
     """Measure the music against the picture (score_core.analysis) and add the figures to the sidecar."""
+    start_timecode: str | None = None
+    """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
 
 @dataclass(frozen=True)
