@@ -26,15 +26,17 @@ from score_core.analysis.matching import BOUNDARY_WINDOW, ONSET_WINDOW, hit_scor
 from score_core.analysis.musicality import musicality
 from score_core.analysis.tempo import TempoMap, read_cue_points
 from score_core.contracts import Marker, Note, SignalTrack
-from score_core.media.change import detect_cuts
+from score_core.media.events import detect_events
 
 CutDetector = Callable[[SignalTrack, float, Mapping[str, SignalTrack]], list[float]]
 """(visual change, duration, other per-frame signals) → times where a new shot starts."""
 
 
 def shot_starts(change: SignalTrack, duration: float, signals: Mapping[str, SignalTrack]) -> list[float]:
-    """Times (s) where a new shot starts: the one place to swap in a richer event detector."""
-    return detect_cuts(change)
+    """Times (s) where a new shot starts (cuts and fades), found as `score run` finds them."""
+    events = detect_events(change, duration, luma=signals.get("luma"), slow_change=signals.get("slow-change"),
+                           mix_residual=signals.get("mix-residual"))
+    return [event.time for event in events.shot_starts]
 
 
 DEFAULT_CUT_DETECTOR: CutDetector = shot_starts
