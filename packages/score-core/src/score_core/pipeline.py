@@ -465,13 +465,14 @@ def _evaluate(
     """The run's correspondence and musicality figures, and the musicality of the decoder's prior samples."""
     from score_core.analysis import evaluate_music
     from score_core.analysis.prior import prior_musicality
+    from score_core.analysis.report import clean_figures
     from score_core.analysis.tempo import TempoMap
 
     figures = evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
     assert pipeline._decoder is not None
     prior = prior_musicality(pipeline._decoder, tempo_bpm=score.tempo_bpm, temperature=options.temperature,
                              seed=options.seed)
-    return {**figures, "prior_musicality": prior.as_dict()}
+    return {**figures, "prior_musicality": clean_figures(prior.as_dict())}
 
 
 def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:

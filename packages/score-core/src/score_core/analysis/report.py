@@ -68,6 +68,11 @@ def phrase_starts(markers: Sequence[Marker]) -> list[float]:
     return sorted(m.time for m in markers if m.text.lower().startswith(PHRASE_MARKER_PREFIXES))
 
 
+def clean_figures(value: Any) -> Any:
+    """Figures ready for JSON: floats rounded to 4 decimals, NaN and infinities as None."""
+    return _clean(value)
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return None if not math.isfinite(value) else round(value, 4)
