@@ -64,7 +64,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         audio=not values["no_audio"], video=not (values["no_video"] or values["no_audio"]),
         overwrite=values["overwrite"], soundfont=values["soundfont"], sync=_sync_mode(values["sync"]),
         tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
-        fixed_tempo=tempo is not None, start_timecode=values["start_timecode"],
+        fixed_tempo=tempo is not None, start_timecode=values["start_timecode"], evaluate=values["evaluate"],
     )
     return choice, options
 
@@ -128,6 +128,9 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Measure the music against the cuts; figures go to the sidecar.")
+    ] = False,
     start_timecode: Annotated[
         str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
     ] = None,
@@ -149,6 +152,7 @@ def run(
         "duration": result.score.duration,
         "audio": result.writer_notes.get("audio"),
         "timings": result.timings,
+        **({"evaluation": result.evaluation} if result.evaluation is not None else {}),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -234,7 +238,7 @@ def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny"
 
 def build_app() -> typer.Typer:
     """The CLI application: score's own commands plus those installed plugins add."""
-    from score_cli import bridge_commands
+    from score_cli import bridge_commands, evaluate_command
     from score_cli.batch.command import batch_command
 
     application = typer.Typer(
@@ -250,6 +254,7 @@ def build_app() -> typer.Typer:
     application.command()(encoders)
     application.command()(decoders)
     application.command("sample-clip")(sample_clip)
+    application.command()(evaluate_command.evaluate)
     application.add_typer(bridge_commands.app, name="bridge")
     application.command("batch")(batch_command())
     try:

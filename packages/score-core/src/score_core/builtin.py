@@ -84,6 +84,8 @@ class SidecarWriter:
             },
             "python": platform.python_version(),
         }
+        if context.evaluation is not None:
+            document["evaluation"] = context.evaluation
         path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 

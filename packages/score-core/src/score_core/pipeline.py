@@ -71,6 +71,8 @@ class RunOptions:
     video: bool = True
     overwrite: bool = False
     soundfont: str | None = None
+    evaluate: bool = False
+    """Measure the music against the picture (score_core.analysis) and add the figures to the sidecar."""
     sync: str = "cuts"
     """"cuts": segments, tempo map and phrases follow the video's shots; "grid": fixed segments from 0 s."""
     tempo_range: tuple[float, float] = (80.0, 140.0)
@@ -93,6 +95,7 @@ class RunResult:
     provenance: dict[str, Any]
     timings: dict[str, float]
     writer_notes: dict[str, Any]
+    evaluation: dict[str, Any] | None = None
 
 
 class Pipeline:
@@ -419,6 +422,10 @@ def run(
     cuts = [event.time for event in events.shot_starts]
     score = with_cut_markers(score, cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
+    evaluation = None
+    if options.evaluate:
+        evaluation = _evaluate(pipeline, score, change, info.duration, cuts, options)
+        timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     provenance = pipeline.provenance()
     parameters = {
         "video": str(video),
@@ -442,13 +449,30 @@ def run(
             "tempo_map": [change.model_dump() for change in score.tempo_map],
         },
         targets=targets,
+        evaluation=evaluation,
     )
     outputs = _write_outputs(pipeline.registry, context, targets, progress)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
     return RunResult(
         outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
-        writer_notes=context.notes,
+        writer_notes=context.notes, evaluation=evaluation,
     )
+
+
+def _evaluate(
+    pipeline: Pipeline, score: Score, change: SignalTrack, duration: float, cuts: list[float], options: RunOptions
+) -> dict[str, Any]:
+    """The run's correspondence and musicality figures, and the musicality of the decoder's prior samples."""
+    from score_core.analysis import evaluate_music
+    from score_core.analysis.prior import prior_musicality
+    from score_core.analysis.report import clean_figures
+    from score_core.analysis.tempo import TempoMap
+
+    figures = evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
+    assert pipeline._decoder is not None
+    prior = prior_musicality(pipeline._decoder, tempo_bpm=score.tempo_bpm, temperature=options.temperature,
+                             seed=options.seed)
+    return {**figures, "prior_musicality": clean_figures(prior.as_dict())}
 
 
 def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:

@@ -80,6 +80,8 @@ class RunContext:
     """Writer name -> the (temporary) file it wrote; writers listed in ``requires`` are always present."""
     notes: dict[str, Any] = field(default_factory=dict)
     """Facts writers report for the sidecar, such as which audio renderer ran."""
+    evaluation: dict[str, Any] | None = None
+    """Correspondence and musicality figures (score_core.analysis) when the run was asked to evaluate."""
 
 
 @runtime_checkable
