@@ -60,6 +60,16 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(help='Piece key: "D minor", "auto" (from the picture) or "none"; default auto for --music band.'),
+    ] = None,
+    scale_fit: Annotated[
+        bool, typer.Option("--scale-fit", help="After keying, move out-of-scale notes to the nearest scale tone.")
+    ] = False,
+    programs: Annotated[
+        str | None, typer.Option(help="General MIDI program per part, e.g. melody=73,bass=33.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
@@ -77,14 +87,28 @@ def run(
         bridge_weights=bridge_weights,
         vision_layer=layer,
     )
+    from score_core.keys import parse_key
+    from score_core.parts import parse_programs
+
+    parse_programs(programs)
+    if key is None and choice.music in ("band", "musicvae-band"):
+        key = "auto"
+    if key and key.lower() not in ("auto", "none"):
+        parse_key(key)
+    if scale_fit and not (key and key.lower() != "none"):
+        raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
         video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
+        key=key, scale_fit=scale_fit, programs=programs,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:
         result = run_pipeline(pipeline, video, output, options, progress=report)
+    for notice in result.provenance.get("decoder", {}).get("notices", []):
+        console.warn(notice)
     summary = {
+        "key": result.provenance.get("key"),
         "outputs": {name: str(path) for name, path in result.outputs.items()},
         "vision": choice.vision,
         "music": choice.music,

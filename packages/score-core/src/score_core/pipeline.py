@@ -70,6 +70,12 @@ class RunOptions:
     video: bool = True
     overwrite: bool = False
     soundfont: str | None = None
+    key: str | None = None
+    """Piece key: None or "none" leaves the decoder's notes alone, "auto" takes it from the picture, or "D minor"."""
+    scale_fit: bool = False
+    """After keying, move notes outside the piece's scale to the nearest scale tone."""
+    programs: str | None = None
+    """General MIDI program per part, "melody=73,bass=33"."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,9 @@ class Pipeline:
         if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
             self._decoder = self.decoder_registration.factory(choice.music_weights)
         self._check_bridge_fit()
+        self.colour_sum = np.zeros(3)
+        self.colour_frames = 0
+        self.piece_key: str | None = None
 
     @property
     def encoder_name(self) -> str:
@@ -209,6 +218,8 @@ class Pipeline:
                     f"returned features of shape {features.shape} for {len(batch.times)} frames, "
                     f"expected ({len(batch.times)}, {spec.feature_size})",
                 )
+            self.colour_sum += np.asarray(batch.frames, dtype=np.float64).mean(axis=(1, 2)).sum(axis=0)
+            self.colour_frames += len(batch.times)
             times.append(batch.times)
             rows.append(features.astype(np.float32, copy=False))
         if not rows:
@@ -241,7 +252,23 @@ class Pipeline:
             raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
         if not isinstance(score, Score):
             raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
-        return latents, trim_score(score, duration)
+        return latents, self._arrange(trim_score(score, duration), latents, options)
+
+    def _arrange(self, score: Score, latents: LatentTrack, options: RunOptions) -> Score:
+        """The decoded score in the piece's key (when asked) and with each part on its program."""
+        from score_core.keys import key_from_colour, key_parts, parse_key
+        from score_core.parts import parse_programs, set_programs
+
+        programs = parse_programs(options.programs)
+        if options.key and options.key.lower() != "none":
+            if options.key.lower() == "auto":
+                mean = self.colour_sum / max(self.colour_frames, 1)
+                key = key_from_colour(mean if self.colour_frames else (128.0, 128.0, 128.0))
+            else:
+                key = parse_key(options.key)
+            self.piece_key = key.name
+            score, _ = key_parts(score, latents.starts, key, fit=options.scale_fit)
+        return set_programs(score, programs)
 
     def provenance(self) -> dict[str, Any]:
         def stage(registration: Any, catalogue: Any, built: Any) -> dict[str, Any]:
@@ -259,6 +286,7 @@ class Pipeline:
             "encoder": stage(self.encoder_registration, self.registry.encoders, self._encoder),
             "bridge": stage(self.bridge_registration, self.registry.bridges, self.bridge),
             "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
+            "key": self.piece_key,
         }
 
 
@@ -326,6 +354,7 @@ def run(
 ) -> RunResult:
     """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
     from score_core.media import detect_cuts, probe
+    from score_core.parts import answer_cuts
 
     video = Path(video)
     started = time.perf_counter()
@@ -351,7 +380,7 @@ def run(
     timings["encode"] = time.perf_counter() - started - timings["setup"]
     latents, score = pipeline.compose(features, info.duration, options)
     cuts = detect_cuts(change)
-    score = with_cut_markers(score, cuts)
+    score = with_cut_markers(answer_cuts(score, cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     provenance = pipeline.provenance()
     parameters = {
