@@ -70,6 +70,9 @@ def run(
     programs: Annotated[
         str | None, typer.Option(help="General MIDI program per part, e.g. melody=73,bass=33.")
     ] = None,
+    stems: Annotated[
+        bool | None, typer.Option("--stems/--no-stems", help="One WAV per part in VIDEO.stems/ (default: for band).")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
@@ -91,7 +94,8 @@ def run(
     from score_core.parts import parse_programs
 
     parse_programs(programs)
-    if key is None and choice.music in ("band", "musicvae-band"):
+    band = choice.music in ("band", "musicvae-band")
+    if key is None and band:
         key = "auto"
     if key and key.lower() not in ("auto", "none"):
         parse_key(key)
@@ -100,7 +104,7 @@ def run(
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
         video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
-        key=key, scale_fit=scale_fit, programs=programs,
+        key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:

@@ -133,7 +133,7 @@ def fit_to_scale(pitch: int, key: Key, previous: int | None = None) -> int:
 
 
 def key_from_colour(mean_rgb: Sequence[float]) -> Key:
-    """A key from the picture's mean colour (0..255): bright → major, dark → minor; hue → tonic on the circle of fifths."""
+    """A key from the picture's mean colour (0..255): bright → major, dark → minor; hue → tonic (circle of fifths)."""
     red, green, blue = (float(np.clip(c, 0, 255)) / 255.0 for c in mean_rgb)
     luma = 0.299 * red + 0.587 * green + 0.114 * blue
     hue, _, _ = colorsys.rgb_to_hsv(red, green, blue)

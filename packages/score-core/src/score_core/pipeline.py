@@ -76,6 +76,8 @@ class RunOptions:
     """After keying, move notes outside the piece's scale to the nearest scale tone."""
     programs: str | None = None
     """General MIDI program per part, "melody=73,bass=33"."""
+    stems: bool = False
+    """Also write one WAV per part (the "stems" writer); needs audio."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,8 @@ def output_targets(registry: Registry, video: Path, output_dir: Path, options: R
         disabled.add("audio")
     if not options.video:
         disabled.add("video")
+    if not options.stems:
+        disabled.add("stems")
     chosen = [w for w in registry.writers.all() if w.name not in disabled]
     ordered = _order_writers(chosen)
     return {w.name: output_dir / f"{video.stem}{w.suffix}" for w in ordered}
