@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from score_core.contracts import Note, Score
 from score_core.errors import ScoreError
 
-__all__ = ["CRASH", "FILL", "answer_cuts", "parse_programs", "part_names", "set_programs"]
+__all__ = ["CONSONANT", "CRASH", "FILL", "answer_cuts", "consonance", "parse_programs", "part_names", "set_programs"]
 
 CRASH = 49
 """General MIDI crash cymbal 1."""
 FILL = (38, 50, 47, 45)
 """A fill's voices from first to last sixteenth: snare, high tom, mid tom, low tom."""
+CONSONANT = frozenset({0, 3, 4, 5, 7, 8, 9})
+"""Interval classes (semitones mod 12) counted consonant: unison/octave, thirds, fourth, fifth, sixths."""
 
 
 def part_names(score: Score) -> list[str]:
@@ -79,3 +81,23 @@ def answer_cuts(score: Score, cuts: Sequence[float], *, crash_velocity: int = 11
     kept = [n for n in drums if not any(low <= n.start < high for low, high in windows)]
     notes = sorted([*others, *kept, *answers], key=lambda n: (n.start, n.pitch, n.part))
     return score.model_copy(update={"notes": tuple(notes)})
+
+
+def consonance(lower: Sequence[Note], upper: Sequence[Note], step: float) -> float | None:
+    """Share of grid points (every ``step`` seconds) where both parts sound and their interval is consonant.
+
+    Where several notes of a part sound at once, the lowest of ``lower`` and the highest of ``upper`` count.
+    None when the parts never sound together.
+    """
+    if not lower or not upper:
+        return None
+    end = max(n.end for n in (*lower, *upper))
+    hits = total = 0
+    for index in range(int(end / step) + 1):
+        time = index * step + step / 2
+        low = [n.pitch for n in lower if n.start <= time < n.end]
+        high = [n.pitch for n in upper if n.start <= time < n.end]
+        if low and high:
+            total += 1
+            hits += abs(max(high) - min(low)) % 12 in CONSONANT
+    return hits / total if total else None
