@@ -21,6 +21,7 @@ from score_core.contracts import Note, Score
 from score_core.errors import ScoreError
 
 __all__ = [
+    "LEAD_PART",
     "Key",
     "estimate_key",
     "fit_to_scale",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 Mode = Literal["major", "minor"]
+LEAD_PART = "melody"
 
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _ALIASES = {"Db": 1, "D#": 3, "Gb": 6, "G#": 8, "A#": 10, "Cb": 11, "B#": 0, "E#": 5, "Fb": 4}
@@ -146,12 +148,15 @@ def key_parts(
 ) -> tuple[Score, list[Key | None]]:
     """Each segment (from each start to the next) of the score's pitched notes moved into ``key``.
 
+    The segment's key is estimated from its lead part (notes of part ``LEAD_PART``, "melody", when there are any;
+    else all pitched notes), so parts built on the melody's chords move with it and stay on its chords.
     Returns the new score and each segment's estimated source key (None where a segment had too few notes and
     the previous estimate was used). Drums are left alone. With ``fit``, out-of-scale notes then move to the
     nearest scale tone.
     """
     bounds = [*map(float, starts), float("inf")]
     pitched = sorted((n for n in score.notes if not n.is_drum), key=lambda n: (n.start, n.pitch))
+    lead = LEAD_PART if any(n.part == LEAD_PART for n in pitched) else None
     drums = [n for n in score.notes if n.is_drum]
     moved: list[Note] = []
     estimates: list[Key | None] = []
@@ -159,7 +164,7 @@ def key_parts(
     for index in range(len(bounds) - 1):
         low, high = bounds[index], bounds[index + 1]
         segment = [n for n in pitched if (low <= n.start < high) or (index == 0 and n.start < low)]
-        source = estimate_key(segment)
+        source = estimate_key([n for n in segment if lead is None or n.part == lead])
         estimates.append(source)
         source = source or previous_key
         previous_key = source

@@ -5,7 +5,8 @@ it (the strongest components on its most-used dimensions). The drums decoder (``
 the registry by name) takes the components from rank ``DRUMS_FIRST_RANK`` on, and its loudness follows the
 picture's energy (how far the latent moves from one segment to the next). The bass is not sampled: for every
 bar it takes the diatonic triad that best covers the melody's duration-weighted pitch classes, in the segment's
-Krumhansl–Schmuckler key, and plays its root and fifth below the melody in a pattern as busy as the energy.
+Krumhansl–Schmuckler key (estimated from the melody alone, as `score_core.keys.key_parts` does), and plays its
+root and fifth below the melody in a pattern as busy as the energy.
 A part whose decoder is not installed is left out and named in ``notices``.
 """
 
@@ -34,7 +35,10 @@ PATTERNS = (
     ((0, 2, 0), (2, 4, 0), (4, 6, 7), (6, 8, 0), (8, 10, 12), (10, 12, 0), (12, 14, 7), (14, 16, 0)),
 )
 """Bass patterns, calm to busy: (start step, end step, semitones above the root) within one bar."""
-_CHORD_DEGREES = (0, 4, 3, 5, 1, 2)  # I, V, IV, vi, ii, iii: preferred in this order on a tie
+_CHORD_DEGREES = (0, 4, 3, 5, 2)
+"""Scale degrees of the triads a bar may take, preferred in this order on a tie: I V IV vi iii (i v iv VI III).
+ii (major) and VII (minor) are left out: moved to the other mode (`score_core.keys.move_pitch`) their fifth
+becomes a tritone, while these five stay major or minor triads in either mode."""
 
 
 class BandDecoder:
