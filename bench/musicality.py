@@ -15,6 +15,7 @@ of bass against melody (share of sixteenths where both sound at a consonant inte
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -54,7 +55,7 @@ def figures(notes: list, tempo: float, duration: float, starts: list[float] | No
         inside = [n.pitch % 12 for n in melody if index * window <= n.start < (index + 1) * window]
         if inside:
             pche.append(_entropy(np.bincount(inside, minlength=12).astype(float)))
-    steps = [abs(b.pitch - a.pitch) for a, b in zip(melody, melody[1:], strict=False)]
+    steps = [abs(b.pitch - a.pitch) for a, b in itertools.pairwise(melody)]
     row = {
         "in-scale piece": in_scale_fraction(pitched),
         "in-scale mel": in_scale_fraction(melody),
@@ -65,7 +66,7 @@ def figures(notes: list, tempo: float, duration: float, starts: list[float] | No
     if starts:
         piece = estimate_key(pitched)
         bounds = [*starts, float("inf")]
-        keys = [estimate_key([n for n in pitched if lo <= n.start < hi]) for lo, hi in zip(bounds, bounds[1:])]
+        keys = [estimate_key([n for n in pitched if lo <= n.start < hi]) for lo, hi in itertools.pairwise(bounds)]
         keys = [k for k in keys if k is not None]
         row["segs in key"] = sum(k == piece for k in keys) / len(keys) if keys else float("nan")
     step = 60.0 / tempo / 4

@@ -61,7 +61,7 @@ def test_band_parts_share_the_asked_key_with_named_tracks_programs_and_stems(cli
 
     stems = sorted(p.name for p in (out / "clip.stems").iterdir())
     assert stems == sorted(["melody.wav", "bass.wav", *(["drums.wav"] if drums_installed else [])])
-    mix, rate = read_wav(out / "clip.wav")
+    mix, _ = read_wav(out / "clip.wav")
     total = sum(read_wav(out / "clip.stems" / name)[0] for name in stems)
     assert total.shape == mix.shape and mix.std() > 0.01
     assert np.abs(total - mix).max() <= len(stems) / 32767 + 1e-6
