@@ -7,9 +7,11 @@ the music21 collections the melody model learnt from, and POP909 melody tracks. 
 averaged: in-scale fraction of the whole piece's pitched notes (best diatonic scale), the melody's, pitch-class
 entropy per 2-bar window (bits), mean |interval| of the melody (semitones), melody notes per second, the share
 of segments whose estimated key is the piece's, drums' share of onsets on the 8th-note grid, and the consonance
-of bass against melody (share of sixteenths where both sound at a consonant interval). Usage:
+of bass against melody (share of sixteenths where both sound at a consonant interval; for POP909 the bass is
+the piano's lowest note below middle C at each onset). The shared clips are 1-10 s long, so a synthetic clip
+(`--long` seconds, a cut every 7 s) shows whole pieces of many segments. Usage:
 
-    python bench/musicality.py [--clips N] [--tunes N] [--pop N] [--seed S]
+    python bench/musicality.py [--clips N] [--tunes N] [--pop N] [--seed S] [--long SECONDS]
 """
 
 from __future__ import annotations
@@ -130,13 +132,24 @@ def human_rows(tunes: int, pop: int) -> dict[str, list[dict[str, float]]]:
         import mido
 
         midi = mido.MidiFile(song / f"{song.name}.mid")
-        keep = [i for i, track in enumerate(midi.tracks) if track.name == "MELODY"]
         score = read_midi(song / f"{song.name}.mid")
         tempo = score.tempo_bpm
-        melody_track = [n for n in _track_notes(midi, keep[0])] if keep else []
-        if melody_track:
-            rows["human POP909 melody"].append(figures(melody_track, tempo, score.duration))
+        names = [track.name for track in midi.tracks]
+        if "MELODY" not in names:
+            continue
+        melody = [n.model_copy(update={"part": "melody"}) for n in _track_notes(midi, names.index("MELODY"))]
+        bass = _lowest_voice(_track_notes(midi, names.index("PIANO"))) if "PIANO" in names else []
+        rows["human POP909 melody"].append(figures(melody + bass, tempo, score.duration))
     return rows
+
+
+def _lowest_voice(notes: list) -> list:
+    """The piano's bass: at each onset below middle C, the lowest note (POP909 has no bass track)."""
+    by_onset: dict[float, object] = {}
+    for note in notes:
+        if note.pitch < 60 and (note.start not in by_onset or note.pitch < by_onset[note.start].pitch):
+            by_onset[note.start] = note
+    return [n.model_copy(update={"part": "bass"}) for n in by_onset.values()]
 
 
 def _track_notes(midi: object, index: int) -> list:
@@ -174,6 +187,7 @@ def main() -> int:
     parser.add_argument("--tunes", type=int, default=10, help="held-out tunes per music21 collection")
     parser.add_argument("--pop", type=int, default=10, help="held-out POP909 songs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--long", type=int, default=60, help="also a synthetic clip this long with a cut every 7 s")
     args = parser.parse_args()
     import torch
 
@@ -184,6 +198,16 @@ def main() -> int:
         return 1
     started = time.perf_counter()
     rows = clip_rows(clips, args.seed)
+    if args.long:
+        import tempfile
+
+        from score_core.media.synthetic import write_test_video
+
+        with tempfile.TemporaryDirectory() as folder:
+            cuts = tuple(float(t) for t in np.arange(7.0, args.long, 7.0))
+            long_clip = write_test_video(Path(folder) / "long.mp4", duration=float(args.long), cuts=cuts)
+            for label, values in clip_rows([long_clip], args.seed).items():
+                rows[f"{label} [{args.long} s]"] = values
     rows.update(human_rows(args.tunes, args.pop))
     print(f"clips: {', '.join(c.name for c in clips)}; seed {args.seed}; {time.perf_counter() - started:.0f} s")
     _print(rows)
