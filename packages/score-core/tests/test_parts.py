@@ -9,7 +9,7 @@ from score_core.audio.wav import TARGET_PEAK
 from score_core.contracts import Note, Score
 from score_core.errors import ScoreError
 from score_core.midi import DRUM_CHANNEL, score_to_midi_bytes
-from score_core.parts import CRASH, FILL, answer_cuts, consonance, parse_programs, set_programs
+from score_core.parts import CRASH, FILL, drums_answer_cuts, consonance, parse_programs, set_programs
 
 
 def _band(duration=4.0, velocity=90):
@@ -49,7 +49,7 @@ def test_programs_for_a_part_that_is_not_there_are_refused():
 
 
 def test_drums_answer_a_cut_with_a_fill_and_a_crash():
-    score = answer_cuts(_band(4.0), [2.01])
+    score = drums_answer_cuts(_band(4.0), [2.01])
     drums = sorted((n for n in score.notes if n.is_drum), key=lambda n: n.start)
     crash = [n for n in drums if n.pitch == CRASH]
     assert [n.start for n in crash] == [2.0]
@@ -58,7 +58,7 @@ def test_drums_answer_a_cut_with_a_fill_and_a_crash():
     assert [n.start for n in fill] == pytest.approx([1.5, 1.625, 1.75, 1.875])
     assert all(n.part == "drums" for n in drums)
     no_drums = Score(notes=tuple(n for n in _band().notes if not n.is_drum), tempo_bpm=120, duration=4.0)
-    assert answer_cuts(no_drums, [2.0]) == no_drums
+    assert drums_answer_cuts(no_drums, [2.0]) == no_drums
 
 
 def test_consonance_counts_consonant_sixteenths():

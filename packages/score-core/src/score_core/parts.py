@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from score_core.contracts import Note, Score
 from score_core.errors import ScoreError
 
-__all__ = ["CONSONANT", "CRASH", "FILL", "answer_cuts", "consonance", "parse_programs", "part_names", "set_programs"]
+__all__ = ["CONSONANT", "CRASH", "FILL", "drums_answer_cuts", "consonance", "parse_programs", "part_names", "set_programs"]
 
 CRASH = 49
 """General MIDI crash cymbal 1."""
@@ -52,7 +52,7 @@ def set_programs(score: Score, programs: Mapping[str, int]) -> Score:
     return score.model_copy(update={"notes": notes})
 
 
-def answer_cuts(score: Score, cuts: Sequence[float], *, crash_velocity: int = 110) -> Score:
+def drums_answer_cuts(score: Score, cuts: Sequence[float], *, crash_velocity: int = 110) -> Score:
     """Drums that answer each cut: a crash on the sixteenth nearest the cut and a one-beat fill leading into it.
 
     The drum notes in the beat before the crash are replaced by a rising four-sixteenth fill. A score without

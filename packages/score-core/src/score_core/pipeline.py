@@ -358,7 +358,7 @@ def run(
 ) -> RunResult:
     """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
     from score_core.media import detect_cuts, probe
-    from score_core.parts import answer_cuts
+    from score_core.parts import drums_answer_cuts
 
     video = Path(video)
     started = time.perf_counter()
@@ -384,7 +384,7 @@ def run(
     timings["encode"] = time.perf_counter() - started - timings["setup"]
     latents, score = pipeline.compose(features, info.duration, options)
     cuts = detect_cuts(change)
-    score = with_cut_markers(answer_cuts(score, cuts), cuts)
+    score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     provenance = pipeline.provenance()
     parameters = {
