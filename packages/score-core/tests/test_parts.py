@@ -9,7 +9,7 @@ from score_core.audio.wav import TARGET_PEAK
 from score_core.contracts import Note, Score
 from score_core.errors import ScoreError
 from score_core.midi import DRUM_CHANNEL, score_to_midi_bytes
-from score_core.parts import CRASH, FILL, drums_answer_cuts, consonance, parse_programs, set_programs
+from score_core.parts import CRASH, FILL, consonance, drums_answer_cuts, parse_programs, set_programs
 
 
 def _band(duration=4.0, velocity=90):

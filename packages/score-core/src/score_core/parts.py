@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from score_core.contracts import Note, Score
 from score_core.errors import ScoreError
 
-__all__ = ["CONSONANT", "CRASH", "FILL", "drums_answer_cuts", "consonance", "parse_programs", "part_names", "set_programs"]
+__all__ = [
+    "CONSONANT", "CRASH", "FILL", "consonance", "drums_answer_cuts", "parse_programs", "part_names", "set_programs",
+]
 
 CRASH = 49
 """General MIDI crash cymbal 1."""
