@@ -112,7 +112,7 @@ def human_rows(tunes: int, pop: int) -> dict[str, list[dict[str, float]]]:
     from score_music.melody import events_to_notes
 
     rows: dict[str, list[dict[str, float]]] = {"human folk (test split)": [], "human POP909 melody": []}
-    for collection in ("ryansMammoth", "oneills1850", "essenFolksong"):
+    for collection in ("ryansMammoth", "oneills1850", "essenFolksong") if tunes else ():
         taken = 0
         for path in source_files(collection)[:40]:
             for tune_id, score in _tunes(collection, path):
