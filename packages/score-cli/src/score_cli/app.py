@@ -73,11 +73,18 @@ def run(
     stems: Annotated[
         bool | None, typer.Option("--stems/--no-stems", help="One WAV per part in VIDEO.stems/ (default: for band).")
     ] = None,
+    start_timecode: Annotated[
+        str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
     from score_core.pipeline import run as run_pipeline
 
+    if start_timecode is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(start_timecode)
     registry = _registry()
     choice = StageChoice(
         vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
@@ -105,6 +112,7 @@ def run(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
         video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
         key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
+        start_timecode=start_timecode,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:

@@ -78,6 +78,8 @@ class RunOptions:
     """General MIDI program per part, "melody=73,bass=33"."""
     stems: bool = False
     """Also write one WAV per part (the "stems" writer); needs audio."""
+    start_timecode: str | None = None
+    """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
 
 @dataclass(frozen=True)
