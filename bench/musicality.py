@@ -3,7 +3,8 @@
 One run, every system on the same encoded clips: today's melody model (`musicvae`, no key), the melody moved
 into one key per piece (`--key auto`), the same with the scale fit (`--scale-fit`), and the band (melody, bass
 and drums when `musicvae-drums` is installed), raw and fitted. Human references: held-out (test-split) tunes of
-the music21 collections the melody model learnt from, and POP909 melody tracks. Figures, per piece then
+the music21 collections the melody model learnt from, POP909 melody tracks, and Groove MIDI test-split beats
+(drums only). Figures, per piece then
 averaged: in-scale fraction of the whole piece's pitched notes (best diatonic scale), the melody's, pitch-class
 entropy per 2-bar window (bits), mean |interval| of the melody (semitones), melody notes per second, the share
 of segments whose estimated key is the piece's, drums' share of onsets on the 8th-note grid, and the consonance
@@ -11,7 +12,7 @@ of bass against melody (share of sixteenths where both sound at a consonant inte
 the piano's lowest note below middle C at each onset). The shared clips are 1-10 s long, so a synthetic clip
 (`--long` seconds, a cut every 7 s) shows whole pieces of many segments. Usage:
 
-    python bench/musicality.py [--clips N] [--tunes N] [--pop N] [--seed S] [--long SECONDS]
+    python bench/musicality.py [--clips N] [--tunes N] [--pop N] [--grooves N] [--seed S] [--long SECONDS]
 """
 
 from __future__ import annotations
@@ -143,6 +144,28 @@ def human_rows(tunes: int, pop: int) -> dict[str, list[dict[str, float]]]:
     return rows
 
 
+def groove_rows(count: int) -> dict[str, list[dict[str, float]]]:
+    """Drums' share of onsets on the 8th grid in held-out (test split) 4/4 Groove MIDI beats."""
+    import csv
+
+    from score_core.midi import read_midi
+
+    root = SHARED / "music" / "groove"
+    rows: dict[str, list[dict[str, float]]] = {"human Groove drums (test)": []}
+    if not count or not (root / "info.csv").is_file():
+        return rows
+    with (root / "info.csv").open() as handle:
+        chosen = [r for r in csv.DictReader(handle) if r["split"] == "test" and r["beat_type"] == "beat"
+                  and r["time_signature"] == "4-4"][:count]
+    for item in chosen:
+        score = read_midi(root / item["midi_filename"])
+        step = 60.0 / score.tempo_bpm / 4
+        onsets = [round(n.start / step) for n in score.notes if n.is_drum]
+        if onsets:
+            rows["human Groove drums (test)"].append({"drums on 8ths": sum(o % 2 == 0 for o in onsets) / len(onsets)})
+    return rows
+
+
 def _lowest_voice(notes: list) -> list:
     """The piano's bass: at each onset below middle C, the lowest note (POP909 has no bass track)."""
     by_onset: dict[float, object] = {}
@@ -186,6 +209,7 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=4, help="shared clips to score (sorted by name)")
     parser.add_argument("--tunes", type=int, default=10, help="held-out tunes per music21 collection")
     parser.add_argument("--pop", type=int, default=10, help="held-out POP909 songs")
+    parser.add_argument("--grooves", type=int, default=20, help="held-out Groove MIDI 4/4 beats")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--long", type=int, default=60, help="also a synthetic clip this long with a cut every 7 s")
     args = parser.parse_args()
@@ -209,6 +233,7 @@ def main() -> int:
             for label, values in clip_rows([long_clip], args.seed).items():
                 rows[f"{label} [{args.long} s]"] = values
     rows.update(human_rows(args.tunes, args.pop))
+    rows.update(groove_rows(args.grooves))
     print(f"clips: {', '.join(c.name for c in clips)}; seed {args.seed}; {time.perf_counter() - started:.0f} s")
     _print(rows)
     return 0
