@@ -15,6 +15,7 @@ from score_core.registry import load_registry
 pytest.importorskip("torch")
 
 ENCODER = ("--vision", "color-stats")
+# --sync grid: the default (cuts) moves each shot on purpose to a chromatic mediant; these tests check one key.
 
 
 def _track_notes(path, name):
@@ -32,8 +33,8 @@ def _track_notes(path, name):
 
 def test_band_parts_share_the_asked_key_with_named_tracks_programs_and_stems(clip, tmp_path):
     out = tmp_path / "out"
-    result = run_score("run", clip, *ENCODER, "--music", "band", "--key", "D minor", "--programs", "melody=73,bass=34",
-                       "-o", out, "--json")
+    result = run_score("run", clip, *ENCODER, "--sync", "grid", "--music", "band", "--key", "D minor",
+                       "--programs", "melody=73,bass=34", "-o", out, "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["key"] == "D minor"
@@ -69,8 +70,8 @@ def test_band_parts_share_the_asked_key_with_named_tracks_programs_and_stems(cli
 
 def test_key_is_honoured_for_the_melody_model_and_a_bad_key_is_refused(clip, tmp_path):
     out = tmp_path / "keyed"
-    result = run_score("run", clip, *ENCODER, "--music", "musicvae", "--key", "Eb major", "--scale-fit",
-                       "--no-video", "-o", out)
+    result = run_score("run", clip, *ENCODER, "--sync", "grid", "--music", "musicvae", "--key", "Eb major",
+                       "--scale-fit", "--no-video", "-o", out)
     assert result.returncode == 0, result.stderr
     notes = read_midi_notes(out / "clip.mid")
     assert notes and all(n.pitch % 12 in parse_key("Eb major").scale() for n in notes)

@@ -37,6 +37,22 @@ def _root(
     console.state.debug = debug
 
 
+def _sync_mode(value: str) -> str:
+    if value not in ("cuts", "grid"):
+        raise ScoreError("--sync", f"must be cuts or grid, got {value!r}")
+    return value
+
+
+def _tempo_range(value: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in value.split(":"))
+    except ValueError:
+        raise ScoreError("--tempo-range", f"expected LOW:HIGH in bpm, e.g. 80:140, got {value!r}") from None
+    if not 20 <= low <= high <= 400:
+        raise ScoreError("--tempo-range", f"needs 20 <= LOW <= HIGH <= 400, got {value!r}")
+    return low, high
+
+
 def run(
     video: Annotated[Path, typer.Argument(help="The video to score.")],
     vision: Annotated[str | None, typer.Option(help="Vision encoder (see `score encoders`).")] = None,
@@ -51,7 +67,21 @@ def run(
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
     ] = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second (encoder's default).")] = None,
-    tempo: Annotated[float, typer.Option(min=20, max=400, help="Tempo in quarter notes per minute.")] = 120.0,
+    tempo: Annotated[
+        float | None,
+        typer.Option(min=20, max=400, help="Fix the tempo (quarter notes per minute); default: chosen from "
+                     "--tempo-range with --sync cuts, 120 with --sync grid."),
+    ] = None,
+    sync: Annotated[
+        str, typer.Option(help="cuts: phrases, tempo map and changes follow the video's cuts; grid: fixed "
+                          "2-bar segments from 0 s.")
+    ] = "cuts",
+    tempo_range: Annotated[
+        str, typer.Option(help="LOW:HIGH bpm the cut-aware tempo map chooses from (0.5 bpm steps).")
+    ] = "80:140",
+    max_tempo_change: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Largest local tempo change between cuts (0.04 = 4 %).")
+    ] = 0.04,
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature; 0 = most likely.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and inputs give the same MIDI.")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the outputs.")] = Path("."),
@@ -109,8 +139,9 @@ def run(
     if scale_fit and not (key and key.lower() != "none"):
         raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
     options = RunOptions(
-        fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
-        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
+        fps=fps, tempo_bpm=tempo or 120.0, temperature=temperature, seed=seed, audio=not no_audio,
+        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont, sync=_sync_mode(sync),
+        tempo_range=_tempo_range(tempo_range), max_tempo_change=max_tempo_change, fixed_tempo=tempo is not None,
         key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
         start_timecode=start_timecode,
     )

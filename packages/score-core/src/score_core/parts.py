@@ -70,7 +70,7 @@ def drums_answer_cuts(score: Score, cuts: Sequence[float], *, crash_velocity: in
     answers: list[Note] = []
     windows: list[tuple[float, float]] = []
     for cut in cuts:
-        hit = round(cut / step) * step
+        hit = cut if score.tempo_map else round(cut / step) * step  # a tempo map already puts cuts on the grid
         if hit <= beat - 1e-9 or hit >= score.duration - 1e-9:
             continue
         windows.append((hit - beat - 1e-6, hit - 1e-6))

@@ -19,6 +19,7 @@ import numpy as np
 
 from score_core.contracts import (
     EncoderSpec,
+    EventTrack,
     FeatureTrack,
     LatentSpec,
     LatentTrack,
@@ -78,6 +79,14 @@ class RunOptions:
     """General MIDI program per part, "melody=73,bass=33"."""
     stems: bool = False
     """Also write one WAV per part (the "stems" writer); needs audio."""
+    sync: str = "cuts"
+    """"cuts": segments, tempo map and phrases follow the video's shots; "grid": fixed segments from 0 s."""
+    tempo_range: tuple[float, float] = (80.0, 140.0)
+    """Tempos (bpm) the cut-aware tempo map may choose from, unless fixed_tempo."""
+    max_tempo_change: float = 0.04
+    """Largest relative change of local tempo between cuts, around the chosen tempo."""
+    fixed_tempo: bool = False
+    """Whether tempo_bpm was given (--tempo) and the tempo map keeps it as its base."""
     start_timecode: str | None = None
     """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
@@ -107,6 +116,8 @@ class Pipeline:
         self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
+        self.frame_signals: dict[str, SignalTrack] = {}
+        """Per-frame signals (visual change, luma, slow change) of the last video encoded."""
         if choice.vision_layer or choice.vision_weights:  # may have their own feature size: build now to learn it
             self._encoder = self._build_encoder()
         if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
@@ -236,18 +247,65 @@ class Pipeline:
             )
         except ValueError as error:
             raise PluginError(f"encoder '{self.encoder_name}'", f"produced invalid features: {error}") from None
+        self.frame_signals = reader.frame_signals()
         return track, reader.visual_change()
 
-    def compose(self, features: FeatureTrack, duration: float, options: RunOptions) -> tuple[LatentTrack, Score]:
-        """Map features to one latent per segment and decode them into a score as long as the video."""
+    def compose(
+        self, features: FeatureTrack, duration: float, options: RunOptions, events: EventTrack | None = None
+    ) -> tuple[LatentTrack, Score]:
+        """Map features to latents and decode them into a score as long as the video.
+
+        With ``options.sync == "cuts"`` the segments, tempo map and phrases follow the shots in ``events`` (none
+        given: one shot); with "grid" one latent per fixed segment from 0 s at ``options.tempo_bpm``.
+        """
         self.build_models()
         decoder = self._decoder
         assert decoder is not None
         spec = decoder.latent_spec
+        if options.sync == "cuts":
+            return self._compose_cuts(features, duration, options, events or EventTrack(duration=duration))
+        if options.sync != "grid":
+            raise ScoreError("--sync", f"must be cuts or grid, got {options.sync!r}")
         segment = spec.segment_seconds(options.tempo_bpm)
         count = max(1, math.ceil(duration / segment - 1e-6))
         starts = np.arange(count) * segment
         latents = self.bridge.to_latents(features, spec, starts, starts + segment, options.tempo_bpm)
+        return latents, trim_score(self._decode(latents, options), duration)
+
+    def _compose_cuts(
+        self, features: FeatureTrack, duration: float, options: RunOptions, events: EventTrack
+    ) -> tuple[LatentTrack, Score]:
+        from score_core import response
+        from score_core.tempo import plan_tempo
+
+        spec = self.latent_spec
+        shots = events.shot_starts
+        plan = plan_tempo(
+            [e.time for e in shots], [e.strength for e in shots], duration, tempo_range=options.tempo_range,
+            tempo=options.tempo_bpm if options.fixed_tempo else None, max_change=options.max_tempo_change,
+            beats_per_bar=spec.beats_per_bar,
+        )
+        latents = response.cut_latents(self.bridge, features, spec, plan, duration, events)
+        score = self._decode(latents, options)
+        phrase_starts = [float(plan.step_times[s]) for s in sorted(set(plan.cut_steps)) if 0 < s < plan.steps]
+        accents = [float(plan.step_times[s]) for s in latents.accent_steps]
+        levels = response.shot_levels(self.frame_signals.get("luma"), phrase_starts, len(phrase_starts) + 1)
+        step = float(np.min(np.diff(plan.step_times)))
+        densities = response.shot_densities(self.frame_signals.get("visual-change"), phrase_starts,
+                                            len(phrase_starts) + 1)
+        score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities)
+        score = score.model_copy(
+            update={
+                "tempo_bpm": plan.changes[0].bpm,
+                "tempo_map": plan.changes if len(plan.changes) > 1 else (),
+                "cues": response.hit_cues(events, plan),
+            }
+        )
+        return latents, trim_score(score, duration)
+
+    def _decode(self, latents: LatentTrack, options: RunOptions) -> Score:
+        decoder = self._decoder
+        assert decoder is not None
         try:
             score = decoder.decode(latents, temperature=options.temperature, seed=options.seed)
         except ScoreError:
@@ -256,7 +314,7 @@ class Pipeline:
             raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
         if not isinstance(score, Score):
             raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
-        return latents, self._arrange(trim_score(score, duration), latents, options)
+        return self._arrange(score, latents, options)
 
     def _arrange(self, score: Score, latents: LatentTrack, options: RunOptions) -> Score:
         """The decoded score in the piece's key (when asked) and with each part on its program."""
@@ -304,7 +362,8 @@ def trim_score(score: Score, duration: float) -> Score:
     markers = tuple(marker for marker in score.markers if marker.time < duration)
     return Score(
         notes=notes, tempo_bpm=score.tempo_bpm, time_signature=score.time_signature, markers=markers,
-        duration=duration,
+        duration=duration, tempo_map=tuple(c for c in score.tempo_map if c.time < duration),
+        cues=tuple(cue for cue in score.cues if cue.time < duration),
     )
 
 
@@ -359,7 +418,8 @@ def run(
     progress: Progress | None = None,
 ) -> RunResult:
     """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
-    from score_core.media import detect_cuts, probe
+    from score_core.media import probe
+    from score_core.media.events import detect_events
     from score_core.parts import drums_answer_cuts
 
     video = Path(video)
@@ -373,7 +433,7 @@ def run(
             str(video), f"resolution {info.width}x{info.height} is above the limit of {MAX_FRAME_SIDE} pixels a side"
         )
     segment = pipeline.latent_spec.segment_seconds(options.tempo_bpm)
-    if info.duration < segment:
+    if options.sync == "grid" and info.duration < segment:
         raise ScoreError(
             str(video),
             f"video is {info.duration:.2f} s long, shorter than one {segment:g} s music segment at "
@@ -384,8 +444,12 @@ def run(
     fps = options.fps or pipeline.default_fps()
     features, change = pipeline.encode(video, fps, progress)
     timings["encode"] = time.perf_counter() - started - timings["setup"]
-    latents, score = pipeline.compose(features, info.duration, options)
-    cuts = detect_cuts(change)
+    events = detect_events(
+        change, info.duration, luma=pipeline.frame_signals.get("luma"),
+        slow_change=pipeline.frame_signals.get("slow-change"), mix_residual=pipeline.frame_signals.get("mix-residual"),
+    )
+    latents, score = pipeline.compose(features, info.duration, options, events)
+    cuts = [event.time for event in events.shot_starts]
     score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     provenance = pipeline.provenance()
@@ -403,7 +467,14 @@ def run(
     }
     context = RunContext(
         video=video, video_info=info, score=score, features=features, latents=latents, visual_change=change,
-        parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings}, targets=targets,
+        parameters=parameters,
+        provenance={
+            **provenance, "cuts": cuts, "timings": timings,
+            "events": [event.model_dump() for event in events.events],
+            "tempo_bpm": score.tempo_bpm,
+            "tempo_map": [change.model_dump() for change in score.tempo_map],
+        },
+        targets=targets,
     )
     outputs = _write_outputs(pipeline.registry, context, targets, progress)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
