@@ -31,6 +31,58 @@ def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], pac
     raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
 
 
+RUN_ONLY_PARAMETERS = frozenset({"video", "output", "as_json"})
+"""`score run` parameters that are not settings of the run itself (so `score batch` does not share them)."""
+
+
+def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
+    """The StageChoice and RunOptions that `score run`'s option values (by parameter name) ask for.
+
+    `score batch` builds each item's settings through this too, so every `score run` option applies there.
+    """
+    from score_core.keys import parse_key
+    from score_core.parts import parse_programs
+    from score_core.pipeline import RunOptions, StageChoice
+
+    vision, music = values["vision"], values["music"]
+    choice = StageChoice(
+        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
+                                        "score-vision"),
+        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
+                                      "score-music"),
+        bridge=values["bridge"],
+        vision_weights=values["vision_weights"],
+        music_weights=values["music_weights"],
+        bridge_weights=values["bridge_weights"],
+        vision_layer=values["layer"],
+    )
+    if values["start_timecode"] is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(values["start_timecode"])
+    key, programs, no_audio = values.get("key"), values.get("programs"), values["no_audio"]
+    parse_programs(programs)
+    band = choice.music in ("band", "musicvae-band")
+    if key is None and band:
+        key = "auto"
+    if key and key.lower() not in ("auto", "none"):
+        parse_key(key)
+    scale_fit = bool(values.get("scale_fit"))
+    if scale_fit and not (key and key.lower() != "none"):
+        raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
+    stems = values.get("stems")
+    tempo = values["tempo"]
+    options = RunOptions(
+        fps=values["fps"], tempo_bpm=tempo or 120.0, temperature=values["temperature"], seed=values["seed"],
+        audio=not values["no_audio"], video=not (values["no_video"] or values["no_audio"]),
+        overwrite=values["overwrite"], soundfont=values["soundfont"], sync=_sync_mode(values["sync"]),
+        tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
+        fixed_tempo=tempo is not None, start_timecode=values["start_timecode"],
+        key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
+    )
+    return choice, options
+
+
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
@@ -108,43 +160,11 @@ def run(
     ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
-    from score_core.pipeline import Pipeline, RunOptions, StageChoice
+    from score_core.pipeline import Pipeline
     from score_core.pipeline import run as run_pipeline
 
-    if start_timecode is not None:
-        from score_core.timecode import check_timecode_text
-
-        check_timecode_text(start_timecode)
     registry = _registry()
-    choice = StageChoice(
-        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
-                                        "score-vision"),
-        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
-                                      "score-music"),
-        bridge=bridge,
-        vision_weights=vision_weights,
-        music_weights=music_weights,
-        bridge_weights=bridge_weights,
-        vision_layer=layer,
-    )
-    from score_core.keys import parse_key
-    from score_core.parts import parse_programs
-
-    parse_programs(programs)
-    band = choice.music in ("band", "musicvae-band")
-    if key is None and band:
-        key = "auto"
-    if key and key.lower() not in ("auto", "none"):
-        parse_key(key)
-    if scale_fit and not (key and key.lower() != "none"):
-        raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
-    options = RunOptions(
-        fps=fps, tempo_bpm=tempo or 120.0, temperature=temperature, seed=seed, audio=not no_audio,
-        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont, sync=_sync_mode(sync),
-        tempo_range=_tempo_range(tempo_range), max_tempo_change=max_tempo_change, fixed_tempo=tempo is not None,
-        key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
-        start_timecode=start_timecode,
-    )
+    choice, options = run_settings(registry, locals())
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:
         result = run_pipeline(pipeline, video, output, options, progress=report)
@@ -245,6 +265,7 @@ def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny"
 def build_app() -> typer.Typer:
     """The CLI application: score's own commands plus those installed plugins add."""
     from score_cli import bridge_commands
+    from score_cli.batch.command import batch_command
 
     application = typer.Typer(
         name="score",
@@ -260,6 +281,7 @@ def build_app() -> typer.Typer:
     application.command()(decoders)
     application.command("sample-clip")(sample_clip)
     application.add_typer(bridge_commands.app, name="bridge")
+    application.command("batch")(batch_command())
     try:
         _registry().add_commands(application)
     except ScoreError:
