@@ -40,6 +40,8 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
 
     `score batch` builds each item's settings through this too, so every `score run` option applies there.
     """
+    from score_core.keys import parse_key
+    from score_core.parts import parse_programs
     from score_core.pipeline import RunOptions, StageChoice
 
     vision, music = values["vision"], values["music"]
@@ -58,6 +60,17 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         from score_core.timecode import check_timecode_text
 
         check_timecode_text(values["start_timecode"])
+    key, programs, no_audio = values.get("key"), values.get("programs"), values["no_audio"]
+    parse_programs(programs)
+    band = choice.music in ("band", "musicvae-band")
+    if key is None and band:
+        key = "auto"
+    if key and key.lower() not in ("auto", "none"):
+        parse_key(key)
+    scale_fit = bool(values.get("scale_fit"))
+    if scale_fit and not (key and key.lower() != "none"):
+        raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
+    stems = values.get("stems")
     tempo = values["tempo"]
     options = RunOptions(
         fps=values["fps"], tempo_bpm=tempo or 120.0, temperature=values["temperature"], seed=values["seed"],
@@ -65,6 +78,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         overwrite=values["overwrite"], soundfont=values["soundfont"], sync=_sync_mode(values["sync"]),
         tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
         fixed_tempo=tempo is not None, start_timecode=values["start_timecode"], evaluate=values["evaluate"],
+        key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
     )
     return choice, options
 
@@ -131,6 +145,19 @@ def run(
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Measure the music against the cuts; figures go to the sidecar.")
     ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(help='Piece key: "D minor", "auto" (from the picture) or "none"; default auto for --music band.'),
+    ] = None,
+    scale_fit: Annotated[
+        bool, typer.Option("--scale-fit", help="After keying, move out-of-scale notes to the nearest scale tone.")
+    ] = False,
+    programs: Annotated[
+        str | None, typer.Option(help="General MIDI program per part, e.g. melody=73,bass=33.")
+    ] = None,
+    stems: Annotated[
+        bool | None, typer.Option("--stems/--no-stems", help="One WAV per part in VIDEO.stems/ (default: for band).")
+    ] = None,
     start_timecode: Annotated[
         str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
     ] = None,
@@ -144,7 +171,10 @@ def run(
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:
         result = run_pipeline(pipeline, video, output, options, progress=report)
+    for notice in result.provenance.get("decoder", {}).get("notices", []):
+        console.warn(notice)
     summary = {
+        "key": result.provenance.get("key"),
         "outputs": {name: str(path) for name, path in result.outputs.items()},
         "vision": choice.vision,
         "music": choice.music,

@@ -210,6 +210,7 @@ class Note(Contract):
     end: float = Field(description="Release in seconds, after the onset.")
     program: int = Field(default=0, ge=0, le=127, description="General MIDI program (ignored for drums).")
     is_drum: bool = Field(default=False, description="Whether the note belongs to the percussion channel.")
+    part: str = Field(default="", description="Part of the band the note belongs to (melody, bass, drums); '' = none.")
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Note:

@@ -151,30 +151,32 @@ def _program_name(program: int) -> str:
 def score_to_midi_bytes(score: Score, smpte_offset: mido.MetaMessage | None = None) -> bytes:
     """Encode a Score as a type-1 Standard MIDI File; equal Scores give identical bytes.
 
-    Drums go to channel 9 in one track (its program is the drum notes' program when they agree, else 0);
-    melodic notes get one track and channel per program. Raises ScoreError when more than 15 melodic programs
+    Drums go to channel 9, one track per part (its program is the drum notes' program when they agree, else 0);
+    melodic notes get one track and channel per part and program, named after the part (a band's melody, bass)
+    or, for notes without a part, after the program. Raises ScoreError when more than 15 melodic programs
     are used or the time signature cannot be written. ``smpte_offset`` (an FF 54 event, see
     ``score_core.timecode``) goes at the start of the first track, so a DAW places the file at that timecode.
     """
     clock = _TickClock(score)
     numerator, denominator = _time_signature(score)
-    melodic: dict[int, list[Note]] = {}
-    drums: list[Note] = []
+    melodic: dict[tuple[str, int], list[Note]] = {}
+    drums: dict[str, list[Note]] = {}
     for note in score.notes:
         if note.is_drum:
-            drums.append(note)
+            drums.setdefault(note.part, []).append(note)
         else:
-            melodic.setdefault(note.program, []).append(note)
+            melodic.setdefault((note.part, note.program), []).append(note)
     if len(melodic) > len(_MELODIC_CHANNELS):
         raise ScoreError("score", f"{len(melodic)} melodic programs, but MIDI has {len(_MELODIC_CHANNELS)} channels")
 
     instruments: list[tuple[str, int, int, list[_Span]]] = []
-    for channel, program in zip(_MELODIC_CHANNELS, sorted(melodic), strict=False):
-        instruments.append((_program_name(program), channel, program, _channel_spans(melodic[program], clock)))
-    if drums:
-        programs = {note.program for note in drums}
+    for channel, (part, program) in zip(_MELODIC_CHANNELS, sorted(melodic), strict=False):
+        spans = _channel_spans(melodic[part, program], clock)
+        instruments.append((part or _program_name(program), channel, program, spans))
+    for part in sorted(drums):  # one track per drum part (a band's part names it), all on the GM drum channel
+        programs = {note.program for note in drums[part]}
         drum_program = programs.pop() if len(programs) == 1 else 0
-        instruments.append(("Drums", DRUM_CHANNEL, drum_program, _channel_spans(drums, clock)))
+        instruments.append((part or "Drums", DRUM_CHANNEL, drum_program, _channel_spans(drums[part], clock)))
 
     end_tick = clock(score.duration)
     end_tick = max([end_tick] + [span.off for *_, spans in instruments for span in spans])

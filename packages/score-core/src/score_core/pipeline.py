@@ -73,6 +73,14 @@ class RunOptions:
     soundfont: str | None = None
     evaluate: bool = False
     """Measure the music against the picture (score_core.analysis) and add the figures to the sidecar."""
+    key: str | None = None
+    """Piece key: None or "none" leaves the decoder's notes alone, "auto" takes it from the picture, or "D minor"."""
+    scale_fit: bool = False
+    """After keying, move notes outside the piece's scale to the nearest scale tone."""
+    programs: str | None = None
+    """General MIDI program per part, "melody=73,bass=33"."""
+    stems: bool = False
+    """Also write one WAV per part (the "stems" writer); needs audio."""
     sync: str = "cuts"
     """"cuts": segments, tempo map and phrases follow the video's shots; "grid": fixed segments from 0 s."""
     tempo_range: tuple[float, float] = (80.0, 140.0)
@@ -118,6 +126,9 @@ class Pipeline:
         if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
             self._decoder = self.decoder_registration.factory(choice.music_weights)
         self._check_bridge_fit()
+        self.colour_sum = np.zeros(3)
+        self.colour_frames = 0
+        self.piece_key: str | None = None
 
     @property
     def encoder_name(self) -> str:
@@ -225,6 +236,8 @@ class Pipeline:
                     f"returned features of shape {features.shape} for {len(batch.times)} frames, "
                     f"expected ({len(batch.times)}, {spec.feature_size})",
                 )
+            self.colour_sum += np.asarray(batch.frames, dtype=np.float64).mean(axis=(1, 2)).sum(axis=0)
+            self.colour_frames += len(batch.times)
             times.append(batch.times)
             rows.append(features.astype(np.float32, copy=False))
         if not rows:
@@ -304,7 +317,23 @@ class Pipeline:
             raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
         if not isinstance(score, Score):
             raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
-        return score
+        return self._arrange(score, latents, options)
+
+    def _arrange(self, score: Score, latents: LatentTrack, options: RunOptions) -> Score:
+        """The decoded score in the piece's key (when asked) and with each part on its program."""
+        from score_core.keys import key_from_colour, key_parts, parse_key
+        from score_core.parts import parse_programs, set_programs
+
+        programs = parse_programs(options.programs)
+        if options.key and options.key.lower() != "none":
+            if options.key.lower() == "auto":
+                mean = self.colour_sum / max(self.colour_frames, 1)
+                key = key_from_colour(mean if self.colour_frames else (128.0, 128.0, 128.0))
+            else:
+                key = parse_key(options.key)
+            self.piece_key = key.name
+            score, _ = key_parts(score, latents.starts, key, fit=options.scale_fit)
+        return set_programs(score, programs)
 
     def provenance(self) -> dict[str, Any]:
         def stage(registration: Any, catalogue: Any, built: Any) -> dict[str, Any]:
@@ -322,6 +351,7 @@ class Pipeline:
             "encoder": stage(self.encoder_registration, self.registry.encoders, self._encoder),
             "bridge": stage(self.bridge_registration, self.registry.bridges, self.bridge),
             "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
+            "key": self.piece_key,
         }
 
 
@@ -353,6 +383,8 @@ def output_targets(registry: Registry, video: Path, output_dir: Path, options: R
         disabled.add("audio")
     if not options.video:
         disabled.add("video")
+    if not options.stems:
+        disabled.add("stems")
     chosen = [w for w in registry.writers.all() if w.name not in disabled]
     ordered = _order_writers(chosen)
     return {w.name: output_dir / f"{video.stem}{w.suffix}" for w in ordered}
@@ -391,6 +423,7 @@ def run(
     """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
     from score_core.media import probe
     from score_core.media.events import detect_events
+    from score_core.parts import drums_answer_cuts
 
     video = Path(video)
     started = time.perf_counter()
@@ -420,7 +453,7 @@ def run(
     )
     latents, score = pipeline.compose(features, info.duration, options, events)
     cuts = [event.time for event in events.shot_starts]
-    score = with_cut_markers(score, cuts)
+    score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     evaluation = None
     if options.evaluate:

@@ -82,6 +82,8 @@ class RunContext:
     """Facts writers report for the sidecar, such as which audio renderer ran."""
     evaluation: dict[str, Any] | None = None
     """Correspondence and musicality figures (score_core.analysis) when the run was asked to evaluate."""
+    stems: dict[str, Any] = field(default_factory=dict)
+    """Part name -> rendered audio (frames, 2) float32 when the audio writer rendered parts separately."""
 
 
 @runtime_checkable

@@ -195,7 +195,7 @@ def answer_cuts(
             for n in _with_density(group, densities[min(shot, len(densities) - 1)], step)
         ]
         score = score.model_copy(update={"notes": tuple(changed)})
-    melodic = [n for n in score.notes if not n.is_drum]
+    melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
     shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
     shifts = _register_shifts(melodic, shot_of, len(bounds) + 1)
     centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
@@ -207,7 +207,12 @@ def answer_cuts(
         near = np.searchsorted(accent_times, note.start + 1e-6, side="right") - 1
         if near >= 0 and note.start - accent_times[near] < step - 1e-6:
             velocity += ACCENT
-        pitch = note.pitch if note.is_drum else _in_range(_fold(note.pitch, centres[shot]) + shifts[shot])
+        if note.is_drum:
+            pitch = note.pitch
+        elif note.part == "bass":  # a band's bass keeps its register and follows the melody's key change
+            pitch = _in_range(note.pitch + (shifts[shot] + 6) % 12 - 6)
+        else:
+            pitch = _in_range(_fold(note.pitch, centres[shot]) + shifts[shot])
         notes.append(note.model_copy(update={"pitch": pitch, "velocity": int(min(127, max(1, round(velocity))))}))
     return score.model_copy(update={"notes": tuple(notes)})
 
