@@ -88,3 +88,15 @@ def test_bad_sync_options_are_one_line_errors(tmp_path):
         result = run_score("run", video, *LIGHT, *option, "-o", tmp_path / "out")
         assert result.returncode != 0 and result.stderr.startswith("score: error:"), result.stderr
         assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_default_run_stays_in_one_key_across_its_cuts(scored):
+    from score_core.keys import estimate_key, in_scale_fraction
+
+    score = read_midi(scored)
+    assert in_scale_fraction(score.notes) == 1.0  # --key auto with its scale fit, cuts move by scale degrees
+    key = estimate_key(score.notes)
+    assert key is not None
+    shots = [0.0, *CUTS, score.duration]
+    for start, end in zip(shots, shots[1:], strict=False):
+        assert all(n.pitch % 12 in key.scale() for n in score.notes if start <= n.start < end)

@@ -9,6 +9,7 @@ from score_core.response import (
     accent_steps,
     answer_cuts,
     best_major_key,
+    shift_degrees,
     shot_segments,
 )
 from score_core.tempo import plan_tempo
@@ -56,3 +57,24 @@ def test_best_major_key():
     c_major = np.array([60, 62, 64, 65, 67, 69, 71])
     assert best_major_key(c_major, np.ones(7)) == 0
     assert best_major_key(c_major + 7, np.ones(7)) == 7
+
+
+def test_with_a_piece_scale_each_cut_moves_the_register_inside_the_scale():
+    c_major = frozenset({0, 2, 4, 5, 7, 9, 11})
+    notes = [n.model_copy(update={"pitch": [60, 62, 64, 65, 67, 69, 71][i % 7]})
+             for i, n in enumerate(_line(0.0, 8, 60) + _line(2.0, 8, 60) + _line(4.0, 8, 60))]
+    score = Score(notes=tuple(notes), tempo_bpm=120, duration=6.0)
+    answered = answer_cuts(score, [2.0, 4.0], [], [80, 80, 80], 0.125, scale=c_major)
+    assert all(n.pitch % 12 in c_major for n in answered.notes)
+    by_shot = [[n.pitch for n in answered.notes if lo <= n.start < hi] for lo, hi in ((0, 2), (2, 4), (4, 6))]
+    centres = [np.mean(shot) for shot in by_shot]
+    assert abs(centres[1] - centres[0]) >= REGISTER_JUMP - 1 and abs(centres[2] - centres[1]) >= REGISTER_JUMP - 1
+
+
+def test_shift_degrees_walks_the_scale():
+    c_major = frozenset({0, 2, 4, 5, 7, 9, 11})
+    assert shift_degrees(60, 2, c_major) == 64
+    assert shift_degrees(64, 1, c_major) == 65
+    assert shift_degrees(60, -1, c_major) == 59
+    assert shift_degrees(60, 7, c_major) == 72
+    assert shift_degrees(61, 1, c_major) == 63  # C# moves as C does

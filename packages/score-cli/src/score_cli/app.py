@@ -63,13 +63,14 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
     key, programs, no_audio = values.get("key"), values.get("programs"), values["no_audio"]
     parse_programs(programs)
     band = choice.music in ("band", "musicvae-band")
-    if key is None and band:
-        key = "auto"
-    if key and key.lower() not in ("auto", "none"):
+    key = key or "auto"
+    if key.lower() not in ("auto", "none"):
         parse_key(key)
-    scale_fit = bool(values.get("scale_fit"))
-    if scale_fit and not (key and key.lower() != "none"):
+    keyed = key.lower() != "none"
+    scale_fit = values.get("scale_fit")
+    if scale_fit and not keyed:
         raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
+    scale_fit = keyed if scale_fit is None else bool(scale_fit)
     stems = values.get("stems")
     tempo = values["tempo"]
     options = RunOptions(
@@ -147,11 +148,13 @@ def run(
     ] = False,
     key: Annotated[
         str | None,
-        typer.Option(help='Piece key: "D minor", "auto" (from the picture) or "none"; default auto for --music band.'),
+        typer.Option(help='Piece key: "D minor", "auto" (from the picture; default) or "none" (as decoded).'),
     ] = None,
     scale_fit: Annotated[
-        bool, typer.Option("--scale-fit", help="After keying, move out-of-scale notes to the nearest scale tone.")
-    ] = False,
+        bool | None,
+        typer.Option("--scale-fit/--no-scale-fit",
+                     help="After keying, move out-of-scale notes to the nearest scale tone (default: on with a key)."),
+    ] = None,
     programs: Annotated[
         str | None, typer.Option(help="General MIDI program per part, e.g. melody=73,bass=33.")
     ] = None,

@@ -129,6 +129,7 @@ class Pipeline:
         self.colour_sum = np.zeros(3)
         self.colour_frames = 0
         self.piece_key: str | None = None
+        self.piece_scale: frozenset[int] | None = None
 
     @property
     def encoder_name(self) -> str:
@@ -296,7 +297,7 @@ class Pipeline:
         step = float(np.min(np.diff(plan.step_times)))
         densities = response.shot_densities(self.frame_signals.get("visual-change"), phrase_starts,
                                             len(phrase_starts) + 1)
-        score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities)
+        score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities, self.piece_scale)
         score = score.model_copy(
             update={
                 "tempo_bpm": plan.changes[0].bpm,
@@ -332,6 +333,7 @@ class Pipeline:
             else:
                 key = parse_key(options.key)
             self.piece_key = key.name
+            self.piece_scale = key.scale()
             score, _ = key_parts(score, latents.starts, key, fit=options.scale_fit)
         return set_programs(score, programs)
 

@@ -5,8 +5,10 @@ segment exactly on its phrase step, a long shot is split on the map's 2-bar line
 segment. Within a shot the latent moves smoothly (frame latents interpolated per step, never across the cut);
 at a cut the decoder restarts from the new shot's latent. After decoding, `answer_cuts` makes each cut audible
 whatever the decoder: each shot keeps one register (notes folded by octaves to within FOLD_REACH of its centre),
-the new shot's centre moves at least REGISTER_JUMP semitones from the last one's and its key a chromatic mediant
-away, its loudness follows the shot's brightness, its density changes with its motion, and the note on the cut
+the new shot's centre moves at least REGISTER_JUMP semitones from the last one's (inside the piece's scale when
+the piece has a key: the whole shot moves by scale degrees, so a cut changes register and tonal centre, e.g. to
+the relative key, without leaving the key; without a piece key its key moves a chromatic mediant), its loudness
+follows the shot's brightness, its density changes with its motion, and the note on the cut
 (and on the step after a strong in-shot event) is accented.
 """
 
@@ -181,10 +183,12 @@ def answer_cuts(
     levels: Sequence[int],
     step: float,
     densities: Sequence[int] = (),
+    scale: frozenset[int] | None = None,
 ) -> Score:
-    """The score with a register move, a loudness level, a density change and an accent at each shot start,
-    and accents on the notes answering in-shot events; notes are matched to a shot start or accent when they
-    begin within one sixteenth (`step` seconds) after it."""
+    """The score with a register move (by degrees of ``scale`` when given, so every note stays in it), a
+    loudness level, a density change and an accent at each shot start, and accents on the notes answering
+    in-shot events; notes are matched to a shot start or accent when they begin within one sixteenth (`step`
+    seconds) after it."""
     bounds = np.asarray(shot_starts, dtype=np.float64)
     if densities:
         by_shot: dict[int, list[Note]] = {}
@@ -197,6 +201,7 @@ def answer_cuts(
         score = score.model_copy(update={"notes": tuple(changed)})
     melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
     shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
+    degrees = _degree_shifts(melodic, shot_of, len(bounds) + 1, scale) if scale else None
     shifts = _register_shifts(melodic, shot_of, len(bounds) + 1)
     centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
     accent_times = np.sort(np.asarray([*shot_starts, *accents], dtype=np.float64))
@@ -209,6 +214,10 @@ def answer_cuts(
             velocity += ACCENT
         if note.is_drum:
             pitch = note.pitch
+        elif degrees is not None and scale:
+            move = degrees[shot] if note.part != "bass" else (degrees[shot] + 3) % 7 - 3
+            pitch = _in_range(shift_degrees(note.pitch if note.part == "bass" else _fold(note.pitch, centres[shot]),
+                                            move, scale))
         elif note.part == "bass":  # a band's bass keeps its register and follows the melody's key change
             pitch = _in_range(note.pitch + (shifts[shot] + 6) % 12 - 6)
         else:
@@ -236,6 +245,48 @@ def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int) -> 
             shifts[shot] = _best_move(centre, key, *previous)
         previous = (centre + shifts[shot], (key + shifts[shot]) % 12)
     return shifts
+
+
+def _degree_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int]) -> list[int]:
+    """Move per shot in scale degrees (-14..14) so each shot's pitch centre moves at least REGISTER_JUMP from the
+    previous shot's, preferring moves that are not whole octaves (the tonal centre changes too), then small ones."""
+    moves = [0] * shots
+    centres = _shot_centres(notes, shot_of, shots)
+    previous: float | None = None
+    for shot in range(shots):
+        members = [n for n in notes if shot_of[id(n)] == shot]
+        if not members:
+            continue
+        weights = np.array([n.end - n.start for n in members])
+        folded = [_fold(n.pitch, centres[shot]) for n in members]
+
+        def centre_after(move: int, folded: list[int] = folded, weights: np.ndarray = weights) -> float:
+            return float(np.average([shift_degrees(p, move, scale) for p in folded], weights=weights))
+
+        if previous is not None:
+            def rank(move: int, previous: float = previous) -> tuple[int, int, int]:
+                jump = abs(centre_after(move) - previous)
+                return (0 if jump >= REGISTER_JUMP else 1, 0 if move % 7 else 1, abs(move))
+
+            allowed = [m for m in range(-14, 15) if REGISTER_RANGE[0] <= centre_after(m) <= REGISTER_RANGE[1]] or [0]
+            moves[shot] = min(allowed, key=rank)
+        previous = centre_after(moves[shot])
+    return moves
+
+
+def shift_degrees(pitch: int, degrees: int, scale: frozenset[int]) -> int:
+    """``pitch`` moved by ``degrees`` steps of ``scale``; a pitch outside the scale moves as the scale tone below it."""
+    if not degrees:
+        return pitch
+    base = pitch
+    while base % 12 not in scale:
+        base -= 1
+    target, step = base, 1 if degrees > 0 else -1
+    for _ in range(abs(degrees)):
+        target += step
+        while target % 12 not in scale:
+            target += step
+    return pitch + target - base
 
 
 def _best_move(centre: float, key: int, previous_centre: float, previous_key: int) -> int:
