@@ -2,6 +2,7 @@
 map puts each cut where its cue point says, nothing rings across a cut; no cuts and `--sync grid` still work."""
 
 import io
+from itertools import pairwise
 
 import mido
 import pytest
@@ -98,5 +99,5 @@ def test_the_default_run_stays_in_one_key_across_its_cuts(scored):
     key = estimate_key(score.notes)
     assert key is not None
     shots = [0.0, *CUTS, score.duration]
-    for start, end in zip(shots, shots[1:], strict=False):
+    for start, end in pairwise(shots):
         assert all(n.pitch % 12 in key.scale() for n in score.notes if start <= n.start < end)
