@@ -54,6 +54,13 @@ def build_trio_decoder(weights: str | None) -> Any:
     return load_trio_decoder(weights)
 
 
+def build_band(weights: str | None) -> Any:
+    """The band decoder (melody + bass + drums when installed), melody from the shipped or given weights."""
+    from score_music.band import build_band as build
+
+    return build(weights)
+
+
 @hookimpl
 def register_decoders(register: Callable[[DecoderRegistration], None]) -> None:
     shipped = shipped_weights()
@@ -85,6 +92,22 @@ def register_decoders(register: Callable[[DecoderRegistration], None]) -> None:
                 name="none shipped: import Magenta's hierdec-trio_16bar checkpoint",
                 license="the checkpoint's (Magenta's published checkpoints: Apache-2.0)",
                 source="score music import-magenta CKPT -o trio.pt --config hierdec-trio_16bar",
+            ),
+        )
+    )
+    register(
+        DecoderRegistration(
+            name="band",
+            aliases=("musicvae-band",),
+            description="Melody (musicvae) + bass on the melody's chords + drums (musicvae-drums when installed)",
+            latent_spec=LatentSpec(
+                size=shipped.z_size, bars_per_segment=SEGMENT_BARS, dimension_order=shipped.dimension_order
+            ),
+            factory=build_band,
+            weights=WeightsInfo(
+                name=f"{shipped.path.name} (sha256 {shipped.sha256[:12]}) + drums plugin",
+                license="Apache-2.0 (trained by score on BSD-licensed music21 corpus data)",
+                source="shipped in score-music; drums from the musicvae-drums plugin",
             ),
         )
     )

@@ -86,13 +86,19 @@ class MusicVAE(nn.Module):
         generator: torch.Generator | None = None,
         first_input: Tensor | None = None,
         state: LstmState | None = None,
+        onset_steps: frozenset[int] = frozenset(),
     ) -> tuple[Tensor, LstmState]:
         """Events (batch, steps) from latents (batch, z) and the decoder's final state.
 
         `first_input` (one-hot (batch, classes) or indices (batch,)) and `state` let a caller continue across a
         segment boundary: pass the previous segment's last event (and, for a flat decoder, its final state to
-        keep the old z's state instead of starting from the new z's)."""
+        keep the old z's state instead of starting from the new z's). A flat decoder also takes a latent path
+        (batch, steps, z), one latent per step, and `onset_steps` where only a note-on may start."""
         steps = self.config.seq_len if steps is None else steps
+        if isinstance(self.decoder, CategoricalLstmDecoder):
+            return self.decoder.sample(z, steps, temperature, generator, first_input, state, onset_steps)
+        if z.ndim == 3 or onset_steps:
+            raise ValueError("latent paths and onset steps need a flat decoder")
         return self.decoder.sample(z, steps, temperature, generator, first_input, state)
 
     @torch.no_grad()
