@@ -52,9 +52,12 @@ class AudioWriter:
         self.soundfont = Path(soundfont) if soundfont else None
 
     def write(self, context: RunContext, path: Path) -> dict[str, Any]:
-        from score_core.audio import render_score
+        from score_core.audio import render_parts, render_score
 
-        report = render_score(context.score, context.written["midi"], path, soundfont=self.soundfont)
+        if context.parameters.get("stems"):  # the mix of the parts the stems writer renders the same way
+            report, _ = render_parts(context.score, path, soundfont=self.soundfont)
+        else:
+            report = render_score(context.score, context.written["midi"], path, soundfont=self.soundfont)
         return {
             "renderer": report.renderer,
             "soundfont": report.soundfont,
@@ -62,6 +65,26 @@ class AudioWriter:
             "duration": report.duration,
             "peak": report.peak,
         }
+
+
+class StemsWriter:
+    """A folder with one WAV per part (melody.wav, bass.wav, drums.wav, ...) that sum to the mixed WAV.
+
+    The parts are rendered exactly as the audio writer rendered them for the mix (same renderer, same gain)."""
+
+    def __init__(self, soundfont: str | None = None) -> None:
+        self.soundfont = Path(soundfont) if soundfont else None
+
+    def write(self, context: RunContext, path: Path) -> dict[str, Any]:
+        from score_core.audio import render_parts, write_wav
+
+        path.unlink(missing_ok=True)
+        path.mkdir()
+        report, stems = render_parts(context.score, path / ".mix.wav", soundfont=self.soundfont)
+        (path / ".mix.wav").unlink()
+        for part, samples in sorted(stems.items()):
+            write_wav(path / f"{part or 'music'}.wav", samples, report.sample_rate)
+        return {"files": sorted(f"{part or 'music'}.wav" for part in stems)}
 
 
 class VideoWriter:
@@ -90,6 +113,8 @@ class SidecarWriter:
             },
             "python": platform.python_version(),
         }
+        if context.evaluation is not None:
+            document["evaluation"] = context.evaluation
         path.write_text(strict_json(document) + "\n")
 
 
@@ -116,6 +141,12 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
         WriterRegistration(
             "audio", "WAV rendered with fluidsynth and a GM soundfont, else a numpy synth", ".wav", AudioWriter,
             requires=("midi",), options=AudioOptions,
+        )
+    )
+    register(
+        WriterRegistration(
+            "stems", "One WAV per part of the band, in a folder; they sum to the mixed WAV", ".stems", StemsWriter,
+            requires=("audio",), options=AudioOptions,
         )
     )
     register(

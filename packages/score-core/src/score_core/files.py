@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,14 @@ def publish(temporary: Path, target: Path, *, overwrite: bool = True) -> None:
 
     Without ``overwrite`` an existing target (even one created a moment ago by another process) is refused.
     """
+    if temporary.is_dir():  # a folder output (such as stems): renamed whole, replacing a folder only with overwrite
+        os.chmod(temporary, 0o777 & ~_current_umask())
+        if os.path.lexists(target) and not overwrite:
+            raise ScoreError(str(target), "already exists; pass --overwrite to replace it")
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(temporary, target)
+        return
     os.chmod(temporary, 0o666 & ~_current_umask())
     if overwrite:
         os.replace(temporary, target)
@@ -78,7 +87,15 @@ def atomic_path(target: Path, *, overwrite: bool = True, suffix: str | None = No
         yield temporary
         publish(temporary, target, overwrite=overwrite)
     finally:
-        temporary.unlink(missing_ok=True)
+        remove_path(temporary)
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a folder, if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -128,9 +145,11 @@ class StagedOutputs:
                 for key in self.staged:
                     target = self.targets[key]
                     if os.path.lexists(target):
-                        if target.is_dir():
+                        if target.is_dir() and not self.staged[key].is_dir():
                             raise ScoreError(str(target), "is a directory; it cannot be replaced by an output")
                         backup = temporary_beside(target)
+                        if target.is_dir():
+                            backup.unlink()
                         os.replace(target, backup)
                         backups[target] = backup
             for key, temporary in self.staged.items():
@@ -138,21 +157,21 @@ class StagedOutputs:
                 published.append(self.targets[key])
         except BaseException as error:
             for target in published:
-                target.unlink(missing_ok=True)
+                remove_path(target)
             for target, backup in backups.items():
                 os.replace(backup, target)
             if isinstance(error, OSError):
                 raise ScoreError(str(error.filename or "outputs"), f"cannot be replaced ({error.strerror})") from None
             raise
         for backup in backups.values():
-            backup.unlink(missing_ok=True)
+            remove_path(backup)
         committed = {key: self.targets[key] for key in self.staged}
         self.staged.clear()
         return committed
 
     def discard(self) -> None:
         for temporary in self.staged.values():
-            temporary.unlink(missing_ok=True)
+            remove_path(temporary)
         self.staged.clear()
 
 
@@ -200,7 +219,7 @@ class OutputClaim:
         """Remove temporaries of this claim's outputs (left by a run that was killed); returns them."""
         stale = [p for p in self.directory.iterdir() if is_temporary_of(p.name, self.stem)]
         for path in stale:
-            path.unlink(missing_ok=True)
+            remove_path(path)
         return stale
 
     def release(self) -> None:

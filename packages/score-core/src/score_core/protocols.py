@@ -99,6 +99,8 @@ class RunContext:
     """Writer name -> the (temporary) file it wrote; writers listed in ``requires`` are always present."""
     notes: Mapping[str, Any] = field(default_factory=dict)
     """Writer name -> the facts it reported for the sidecar, such as which audio renderer ran."""
+    evaluation: dict[str, Any] | None = None
+    """Correspondence and musicality figures (score_core.analysis) when the run was asked to evaluate."""
 
 
 @runtime_checkable
