@@ -105,7 +105,8 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         sync=_sync_mode(values["sync"]),
         tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
         fixed_tempo=tempo is not None, start_timecode=values["start_timecode"], evaluate=values["evaluate"],
-        key=key, scale_fit=scale_fit, programs=programs, stems=bool(band if stems is None else stems) and "audio" not in skipped,
+        key=key, scale_fit=scale_fit, programs=programs,
+        stems=bool(band if stems is None else stems) and "audio" not in skipped,
     )
     return choice, options
 
