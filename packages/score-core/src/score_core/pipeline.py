@@ -259,6 +259,7 @@ class Pipeline:
             encoder.reset()
         times: list[np.ndarray] = []
         rows: list[np.ndarray] = []
+        self.colour_sum, self.colour_frames = np.zeros(3), 0  # per video: a pipeline may score many
         reader = FrameReader(
             video,
             fps=fps,
@@ -369,6 +370,7 @@ class Pipeline:
         from score_core.parts import parse_programs, set_programs
 
         programs = parse_programs(options.programs)
+        self.piece_key, self.piece_scale = None, None
         if options.key and options.key.lower() != "none":
             if options.key.lower() == "auto":
                 mean = self.colour_sum / max(self.colour_frames, 1)
