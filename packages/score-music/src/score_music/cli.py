@@ -147,7 +147,9 @@ def build_corpus(
     from score_music.corpus import COLLECTIONS, build_cache
 
     names = [c.strip() for c in collections.split(",")] if collections else list(COLLECTIONS)
-    summary = build_cache(names, cache, progress=lambda message: print(message, file=sys.stderr))
+    summary = build_cache(
+        names, cache, progress=lambda collection, done, total: print(f"{collection} {done}/{total}", file=sys.stderr)
+    )
     typer.echo(str(summary))
 
 
@@ -271,3 +273,6 @@ class _progress:
 
     def __exit__(self, *exc: object) -> None:
         self._bar.__exit__(*exc)  # type: ignore[arg-type]
+
+
+from score_music.stream import cli as _stream_cli  # noqa: E402, F401  (registers the stream commands on `app`)
