@@ -224,12 +224,13 @@ class Pipeline:
         return track, reader.visual_change()
 
     def compose(self, features: FeatureTrack, duration: float, options: RunOptions) -> tuple[LatentTrack, Score]:
-        """Map features to one latent per segment and decode them into a score as long as the video."""
+        """Map features to one latent per segment (or per ``steps_per_latent`` steps) and decode them into a score
+        as long as the video."""
         self.build_models()
         decoder = self._decoder
         assert decoder is not None
         spec = decoder.latent_spec
-        segment = spec.segment_seconds(options.tempo_bpm)
+        segment = spec.latent_seconds(options.tempo_bpm)  # a streaming decoder reads one latent per beat
         count = max(1, math.ceil(duration / segment - 1e-6))
         starts = np.arange(count) * segment
         latents = self.bridge.to_latents(features, spec, starts, starts + segment, options.tempo_bpm)

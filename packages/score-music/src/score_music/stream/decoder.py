@@ -1,0 +1,86 @@
+"""The stream model as the pipeline's music decoder: one latent per beat, one unbroken melodic line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from score_core.contracts import LatentSpec, LatentTrack, Score
+from score_core.files import sha256_file
+from score_music.melody import STEPS_PER_BAR, events_to_notes
+from score_music.stream.shipped import stream_weights_path
+
+MELODY_PROGRAM = 0
+MELODY_VELOCITY = 90
+BARS_PER_SEGMENT = 1
+"""The shortest music the decoder writes well (one bar); it reads latents per beat, not per segment."""
+
+
+def card_path(weights: Path) -> Path:
+    """The JSON card beside a stream weights file (latent size, steps per latent, dimension order)."""
+    return weights.with_suffix(".json")
+
+
+def stream_latent_spec(card: dict[str, Any]) -> LatentSpec:
+    """The latent space a stream weights card describes (read without torch, for the registration)."""
+    order = tuple(int(i) for i in card.get("dimension_order", ()))
+    size = int(card["z_size"])
+    return LatentSpec(
+        size=size,
+        bars_per_segment=BARS_PER_SEGMENT,
+        steps_per_bar=STEPS_PER_BAR,
+        steps_per_latent=int(card["steps_per_latent"]),
+        dimension_order=order if sorted(order) == list(range(size)) else None,
+    )
+
+
+def read_card(weights: Path) -> dict[str, Any]:
+    card = card_path(weights)
+    return dict(json.loads(card.read_text())) if card.is_file() else {}
+
+
+class StreamDecoder:
+    """Decodes a track of per-beat latents into one melody: the LSTM state runs on across every beat, and each
+    step reads the latent of its own beat, so a change of latent is heard from the next 16th on."""
+
+    def __init__(self, model: Any, latent_spec: LatentSpec, provenance: dict[str, Any]) -> None:
+        self.model = model
+        self.latent_spec = latent_spec
+        self._provenance = provenance
+
+    def events(self, latents: np.ndarray, *, temperature: float, seed: int) -> np.ndarray:
+        """Events (beats · steps_per_latent,) for per-beat latents (beats, z)."""
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).unsqueeze(0)
+        events, _ = self.model.decode(z, temperature=temperature, generator=generator)
+        return np.asarray(events[0].numpy(), dtype=np.int64)
+
+    def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        events = self.events(latents.values, temperature=temperature, seed=seed)
+        start, end = float(latents.starts[0]), float(latents.ends[-1])
+        notes = events_to_notes(events, qpm=latents.tempo_bpm, start=start, program=MELODY_PROGRAM,
+                                velocity=MELODY_VELOCITY, end_time=end)
+        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, duration=end)
+
+    def provenance(self) -> dict[str, Any]:
+        return dict(self._provenance)
+
+
+def load_stream_decoder(weights: str | None) -> StreamDecoder:
+    """The decoder for a stream weights file (from `score music train-stream`), or the shipped one when None."""
+    from score_music.stream.weights import load_stream_weights
+
+    path = Path(weights) if weights else stream_weights_path()
+    model = load_stream_weights(path)
+    card = read_card(path) or {"z_size": model.config.z_size, "steps_per_latent": model.config.steps_per_latent}
+    spec = stream_latent_spec(card)
+    if spec.size != model.config.z_size or spec.steps_per_latent != model.config.steps_per_latent:
+        spec = stream_latent_spec({"z_size": model.config.z_size, "steps_per_latent": model.config.steps_per_latent})
+    provenance = {"weights": str(path) if weights else f"shipped:{path.name}", "weights_sha256": sha256_file(path),
+                  "config": model.config.name}
+    return StreamDecoder(model, spec, provenance)
