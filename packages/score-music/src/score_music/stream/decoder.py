@@ -51,21 +51,31 @@ class StreamDecoder:
         self.latent_spec = latent_spec
         self._provenance = provenance
 
-    def events(self, latents: np.ndarray, *, temperature: float, seed: int) -> np.ndarray:
-        """Events (beats · steps_per_latent,) for per-beat latents (beats, z)."""
+    def events(self, latents: np.ndarray, steps: np.ndarray, *, temperature: float, seed: int) -> np.ndarray:
+        """Events (sum(steps),) for latents (n, z), latent i read for `steps[i]` grid steps."""
         import torch
 
         generator = torch.Generator().manual_seed(seed)
-        z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).unsqueeze(0)
-        events, _ = self.model.decode(z, temperature=temperature, generator=generator)
+        per_step = np.repeat(np.asarray(latents, dtype=np.float32), steps, axis=0)
+        events, _ = self.model.decode_steps(torch.from_numpy(per_step).unsqueeze(0), temperature=temperature,
+                                            generator=generator)
         return np.asarray(events[0].numpy(), dtype=np.int64)
 
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
-        events = self.events(latents.values, temperature=temperature, seed=seed)
+        step_seconds = 60.0 / latents.tempo_bpm * self.latent_spec.beats_per_bar / self.latent_spec.steps_per_bar
         start, end = float(latents.starts[0]), float(latents.ends[-1])
+        # Each latent holds for the grid steps its span covers (one beat = 4 in a per-beat track), counted from
+        # the first start so that rounding never drifts.
+        edges = np.rint((np.append(latents.starts, end) - start) / step_seconds).astype(np.int64)
+        steps = np.maximum(np.diff(edges), 0)
+        if steps.sum() == 0:
+            steps[-1] = 1
+        events = self.events(latents.values, steps, temperature=temperature, seed=seed)
         notes = events_to_notes(events, qpm=latents.tempo_bpm, start=start, program=MELODY_PROGRAM,
                                 velocity=MELODY_VELOCITY, end_time=end)
-        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, duration=end)
+        notes = [n for n in notes if n.start < end]
+        return Score(notes=tuple(n if n.end <= end else n.model_copy(update={"end": end}) for n in notes),
+                     tempo_bpm=latents.tempo_bpm, duration=end)
 
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)

@@ -177,15 +177,26 @@ class StreamVAE(nn.Module):
         """Events (batch, beats · steps_per_latent) from per-beat latents (batch, beats, z), and the final state.
 
         Pass `first_input` (previous event) and `state` to continue a line across calls without a join."""
-        state = self.initial_state(z[:, 0]) if state is None else state
-        previous = as_one_hot(first_input, z.shape[0], self.config.num_classes, z)
+        return self.decode_steps(self.per_step(z), temperature, generator, first_input, state)
+
+    @torch.no_grad()
+    def decode_steps(
+        self,
+        z_steps: Tensor,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        first_input: Tensor | None = None,
+        state: LstmState | None = None,
+    ) -> tuple[Tensor, LstmState]:
+        """Events (batch, steps) from a latent for every step (batch, steps, z), feeding back each chosen event."""
+        state = self.initial_state(z_steps[:, 0]) if state is None else state
+        previous = as_one_hot(first_input, z_steps.shape[0], self.config.num_classes, z_steps)
         events = []
-        for beat in range(z.shape[1]):
-            for _ in range(self.config.steps_per_latent):
-                logits, state = self.step(previous, z[:, beat], state)
-                chosen = choose(logits, temperature, generator)
-                events.append(chosen)
-                previous = F.one_hot(chosen, self.config.num_classes).to(z.dtype)
+        for t in range(z_steps.shape[1]):
+            logits, state = self.step(previous, z_steps[:, t], state)
+            chosen = choose(logits, temperature, generator)
+            events.append(chosen)
+            previous = F.one_hot(chosen, self.config.num_classes).to(z_steps.dtype)
         return torch.stack(events, dim=1), state
 
     @torch.no_grad()
