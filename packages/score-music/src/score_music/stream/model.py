@@ -136,7 +136,7 @@ class StreamVAE(nn.Module):
         """Posterior mean and standard deviation per beat, each (batch, beats, z), of (batch, steps) events."""
         per = self.config.steps_per_latent
         if events.ndim != 2 or events.shape[1] % per:
-            raise ValueError(f"expected events (batch, steps) with steps a multiple of {per}, got {tuple(events.shape)}")
+            raise ValueError(f"expected events (batch, steps), steps a multiple of {per}; got {tuple(events.shape)}")
         out, _ = self.encoder_rnn(self.one_hot(events))
         pooled = out.reshape(out.shape[0], -1, per, out.shape[-1]).mean(dim=2)
         return self.mu(pooled), F.softplus(self.sigma(pooled)) + 1e-4
