@@ -35,7 +35,7 @@ def train_stream_command(
     """Train the per-beat stream VAE on the cached 2-bar windows, with checkpoints; write fp16 weights."""
     from score_music.corpus import augment_batch, default_cache_dir, load_windows
     from score_music.stream.train import StreamTrainSettings, train_stream
-    from score_music.stream.weights import save_stream_weights
+    from score_music.stream.weights import export_stream
 
     _refuse_existing(output, overwrite)
     cache_dir = cache or default_cache_dir()
@@ -55,8 +55,11 @@ def train_stream_command(
             print(f"valid {json.dumps(vars(validation))}", file=sys.stderr, flush=True)
 
     result = train_stream(settings, train_windows, valid_windows, progress=report, augment=augment_batch)
-    save_stream_weights(result.model, output)
     last = result.validations[-1] if result.validations else None
+    facts: dict[str, object] = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
+    if last is not None:
+        facts["validation"] = vars(last)
+    export_stream(result.model, output, valid_windows[:4096], facts)
     typer.echo(f"{output}: {result.steps} steps in {result.wall_s:.0f} s" + (
         f", validation accuracy {last.accuracy:.3f} (free-running {last.sampled_accuracy:.3f})" if last else ""))
 

@@ -227,6 +227,6 @@ def train_stream(
         if ckpt is not None and (step % settings.checkpoint_every == 0 or step == settings.steps):
             _save_checkpoint(ckpt, model, optimizer, step, settings, validations)
         if progress is not None:
-            progress(step, {k: float(v) for k, v in terms.items()}, validation)
+            progress(step, {k: float(v.detach()) for k, v in terms.items()}, validation)
     model.eval()
     return StreamTrainReport(model, config, step, time.perf_counter() - started, validations, ckpt)

@@ -6,11 +6,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from score_core.errors import ScoreError
-from score_core.files import publish
+from score_core.files import atomic_write_bytes, publish, sha256_file
 from score_music.stream.model import StreamConfig, StreamVAE
 
 FORMAT = "score-musicvae-stream"
@@ -60,3 +62,38 @@ def load_stream_weights(path: str | Path) -> StreamVAE:
             raise ScoreError(str(path), f"tensor {key} is missing or not of shape {tuple(value.shape)}")
     model.load_state_dict({k: v.float() for k, v in tensors.items() if k in own})
     return model.eval()
+
+
+def latent_usage(model: StreamVAE, windows: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Mean KL (nats per beat) of each latent dimension against the AR(1) prior over `windows`."""
+    from score_music.stream.model import ar1_kl
+
+    totals = np.zeros(model.config.z_size)
+    beats = 0
+    with torch.no_grad():
+        for start in range(0, len(windows), batch_size):
+            events = torch.as_tensor(np.asarray(windows[start:start + batch_size]), dtype=torch.long)
+            mu, sigma = model.encode(events)
+            for dim in range(model.config.z_size):
+                totals[dim] += ar1_kl(mu[..., dim:dim + 1], sigma[..., dim:dim + 1], model.config.rho).sum().item()
+            beats += mu.shape[0] * mu.shape[1]
+    return totals / max(beats, 1)
+
+
+def export_stream(model: StreamVAE, path: str | Path, usage_windows: np.ndarray,
+                  facts: dict[str, Any] | None = None) -> Path:
+    """Write float16 weights and, beside them, the JSON card the plugin reads (dimension order, most used first)."""
+    path = save_stream_weights(model, path)
+    usage = latent_usage(model, usage_windows)
+    card = {
+        "config": model.config.name,
+        "z_size": model.config.z_size,
+        "steps_per_latent": model.config.steps_per_latent,
+        "rho": model.config.rho,
+        "dimension_order": [int(i) for i in np.argsort(-usage, kind="stable")],
+        "kl_per_dimension_per_beat": [round(float(v), 5) for v in usage],
+        "sha256": sha256_file(path),
+        **(facts or {}),
+    }
+    atomic_write_bytes(path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+    return path
