@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PACKAGES := -e packages/score-core -e 'packages/score-cli[demo]' -e 'packages/score-vision[pixel]' \
-            -e packages/score-music -e packages/score-text -e examples/score-plugin-example
+            -e packages/score-music -e packages/score-text -e examples/score-plugin-example \
+            -e packages/score-studio
 
 .PHONY: demo test install lint
 

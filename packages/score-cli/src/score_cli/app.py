@@ -60,11 +60,18 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    start_timecode: Annotated[
+        str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
     from score_core.pipeline import run as run_pipeline
 
+    if start_timecode is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(start_timecode)
     registry = _registry()
     choice = StageChoice(
         vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
@@ -80,6 +87,7 @@ def run(
     options = RunOptions(
         fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
         video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
+        start_timecode=start_timecode,
     )
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:

@@ -34,8 +34,11 @@ def register_bridges(register: Callable[[BridgeRegistration], None]) -> None:
 class MidiWriter:
     def write(self, context: RunContext, path: Path) -> None:
         from score_core.midi import write_midi
+        from score_core.timecode import parse_timecode
 
-        write_midi(context.score, path)
+        timecode = context.parameters.get("start_timecode")
+        offset = parse_timecode(timecode, context.video_info.frame_rate).message() if timecode else None
+        write_midi(context.score, path, smpte_offset=offset)
 
 
 class AudioWriter:

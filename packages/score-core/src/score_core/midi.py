@@ -128,12 +128,13 @@ def _program_name(program: int) -> str:
     return f"{_FAMILIES[program // 8]} (program {program})"
 
 
-def score_to_midi_bytes(score: Score) -> bytes:
+def score_to_midi_bytes(score: Score, smpte_offset: mido.MetaMessage | None = None) -> bytes:
     """Encode a Score as a type-1 Standard MIDI File; equal Scores give identical bytes.
 
     Drums go to channel 9 in one track (its program is the drum notes' program when they agree, else 0);
     melodic notes get one track and channel per program. Raises ScoreError when more than 15 melodic programs
-    are used or the time signature cannot be written.
+    are used or the time signature cannot be written. ``smpte_offset`` (an FF 54 event, see
+    ``score_core.timecode``) goes at the start of the first track, so a DAW places the file at that timecode.
     """
     tempo = mido.bpm2tempo(score.tempo_bpm)
     numerator, denominator = _time_signature(score)
@@ -163,6 +164,8 @@ def score_to_midi_bytes(score: Score) -> bytes:
         (0, 1, mido.MetaMessage("set_tempo", tempo=tempo)),
         (0, 2, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)),
     ]
+    if smpte_offset is not None:
+        conductor.insert(1, (0, 0, smpte_offset))
     markers = sorted((_seconds_to_ticks(m.time, tempo), m.text) for m in score.markers)
     conductor += [(tick, 3, mido.MetaMessage("marker", text=text)) for tick, text in markers]
 
@@ -174,11 +177,13 @@ def score_to_midi_bytes(score: Score) -> bytes:
     return buffer.getvalue()
 
 
-def write_midi(score: Score, path: str | os.PathLike[str]) -> Path:
-    """Write the Score as a MIDI file at path and return the path."""
+def write_midi(
+    score: Score, path: str | os.PathLike[str], smpte_offset: mido.MetaMessage | None = None
+) -> Path:
+    """Write the Score as a MIDI file at path (with an SMPTE offset event when given) and return the path."""
     target = Path(path)
     try:
-        target.write_bytes(score_to_midi_bytes(score))
+        target.write_bytes(score_to_midi_bytes(score, smpte_offset))
     except OSError as error:
         raise ScoreError(str(target), f"cannot write MIDI file ({error.strerror or error})") from error
     return target

@@ -70,6 +70,8 @@ class RunOptions:
     video: bool = True
     overwrite: bool = False
     soundfont: str | None = None
+    start_timecode: str | None = None
+    """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
 
 @dataclass(frozen=True)

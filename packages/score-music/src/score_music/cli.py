@@ -147,9 +147,12 @@ def build_corpus(
     from score_music.corpus import COLLECTIONS, build_cache
 
     names = [c.strip() for c in collections.split(",")] if collections else list(COLLECTIONS)
-    summary = build_cache(
-        names, cache, progress=lambda collection, done, total: print(f"{collection} {done}/{total}", file=sys.stderr)
-    )
+
+    def report(collection: str, done: int, total: int) -> None:
+        if done == total or done % 200 == 0:
+            print(f"{collection}: {done}/{total} files", file=sys.stderr)
+
+    summary = build_cache(names, cache, progress=report)
     typer.echo(str(summary))
 
 

@@ -1,0 +1,301 @@
+"""The studio's HTTP side: a Starlette app serving one plain HTML page, a JSON API and server-sent events.
+
+Clients name uploads and takes by id only; files are served only from the studio's work folder; uploads are
+capped in size while they stream in and kept only when PyAV can decode a video frame from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from score_core.errors import PluginError, ScoreError
+from score_core.registry import Registry
+from score_studio.jobs import (
+    FINISHED,
+    JobQueue,
+    QueueFull,
+    StudioSettings,
+    TakeRequest,
+    Workspace,
+    check_id,
+    display_name,
+    new_id,
+)
+
+STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+WEIGHT_FIELDS = ("vision_weights", "music_weights", "bridge_weights")
+MEDIA_TYPES = {".mid": "audio/midi", ".wav": "audio/wav", ".mp4": "video/mp4", ".json": "application/json",
+               ".png": "image/png"}
+
+
+class Refusal(Exception):
+    """A request the studio will not serve: an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(settings: StudioSettings, registry: Registry, start_worker: bool = True) -> Starlette:
+    """The studio application over ``settings.work``, scoring with the plugins in ``registry``."""
+    workspace = Workspace(settings.work)
+    jobs = JobQueue(workspace, registry, settings)
+    page = resources.files("score_studio").joinpath("static/index.html").read_text()
+
+    async def index(request: Request) -> Response:
+        return Response(page, media_type="text/html")
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC_FILES:
+            raise Refusal(404, f"{display_name(name)}: no such file")
+        text = resources.files("score_studio").joinpath(f"static/{name}").read_text()
+        return Response(text, media_type=STATIC_FILES[name])
+
+    async def plugins(request: Request) -> Response:
+        return JSONResponse(catalogue(registry, settings))
+
+    async def upload(request: Request) -> Response:
+        _same_origin(request)
+        name = display_name(unquote(request.headers.get("x-filename", "video")))
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+            raise Refusal(413, f"{name}: larger than the studio's upload limit of {_size(settings.max_upload_bytes)}")
+        upload_id = new_id()
+        folder = workspace.upload_dir(upload_id)
+        folder.mkdir()
+        target = folder / "video"
+        try:
+            await _receive(request, target, settings.max_upload_bytes, name)
+            description = await asyncio.to_thread(_probe_upload, target, name)
+        except BaseException:
+            _remove_tree(folder)
+            raise
+        description["id"] = upload_id
+        (folder / "upload.json").write_text(json.dumps(description))
+        return JSONResponse(description, status_code=201)
+
+    async def submit(request: Request) -> Response:
+        _same_origin(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise Refusal(400, "request: the body is not JSON") from None
+        take = _take_request(body, registry, workspace, settings)
+        return JSONResponse(jobs.submit(take), status_code=202)
+
+    async def list_takes(request: Request) -> Response:
+        return JSONResponse(jobs.states())
+
+    async def take(request: Request) -> Response:
+        return JSONResponse(jobs.state(request.path_params["take"]))
+
+    async def events(request: Request) -> Response:
+        take_id = request.path_params["take"]
+        jobs.state(take_id)  # refuses unknown or malformed ids before the stream starts
+        return StreamingResponse(_event_stream(jobs, take_id, request), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
+
+    async def download(request: Request) -> Response:
+        take_id, output = request.path_params["take"], request.path_params["output"]
+        path = workspace.file_of_take(take_id, output)
+        state = jobs.state(take_id)
+        original = Path(workspace.upload(state["request"]["upload"])["name"]).stem
+        filename = f"{original}-take{state['take']}{path.suffix}"
+        return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+                            filename=filename, content_disposition_type="inline")
+
+    routes = [
+        Route("/", index),
+        Route("/static/{name:path}", static),
+        Route("/api/plugins", plugins),
+        Route("/api/uploads", upload, methods=["POST"]),
+        Route("/api/takes", list_takes),
+        Route("/api/takes", submit, methods=["POST"]),
+        Route("/api/takes/{take:path}/events", events),
+        Route("/api/takes/{take:path}/files/{output:path}", download),
+        Route("/api/takes/{take:path}", take),
+    ]
+
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Refusal)
+        return _error(error.status, error.message)
+
+    async def user_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ScoreError)
+        status = 429 if isinstance(error, QueueFull) else 404 if "no such" in error.cause else 400
+        return _error(status, str(error))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if start_worker:
+            jobs.start()
+        try:
+            yield
+        finally:
+            jobs.stop()
+
+    app = Starlette(routes=routes, exception_handlers={Refusal: refused, ScoreError: user_error}, lifespan=lifespan)
+    app.state.jobs = jobs
+    app.state.workspace = workspace
+    return app
+
+
+def catalogue(registry: Registry, settings: StudioSettings) -> dict[str, Any]:
+    """What the page offers: installed encoders, decoders and bridges, read from the registry."""
+
+    def origin(catalogue: Any, name: str) -> str:
+        return catalogue.owner(name).distribution
+
+    return {
+        "encoders": [
+            {"name": r.name, "description": r.description, "features": r.spec.feature_size,
+             "plugin": origin(registry.encoders, r.name), "fps": r.default_fps}
+            for r in registry.encoders.all()
+        ],
+        "decoders": [
+            {"name": r.name, "description": r.description, "latent": r.latent_spec.size,
+             "plugin": origin(registry.decoders, r.name)}
+            for r in registry.decoders.all()
+        ],
+        "bridges": [{"name": r.name, "description": r.description} for r in registry.bridges.all()],
+        "writers": [r.name for r in registry.writers.all()],
+        "allow_local_weights": settings.allow_local_weights,
+        "max_upload_bytes": settings.max_upload_bytes,
+    }
+
+
+async def _receive(request: Request, target: Path, limit: int, name: str) -> None:
+    received = 0
+    with target.open("wb") as sink:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise Refusal(413, f"{name}: larger than the studio's upload limit of {_size(limit)}")
+            sink.write(chunk)
+    if received == 0:
+        raise Refusal(400, f"{name}: the upload is empty")
+
+
+def _probe_upload(path: Path, name: str) -> dict[str, Any]:
+    """Describe an uploaded file by decoding it; anything PyAV cannot read as a video is refused."""
+    from score_core.media import probe
+
+    try:
+        info = probe(path)
+    except ScoreError as error:
+        cause = error.cause if error.cause.startswith("not a video") else f"not a video ({error.cause})"
+        raise Refusal(415, f"{name}: {cause}") from None
+    suffix = ".mp4" if "mp4" in _format_names(path) else ".mkv" if "matroska" in _format_names(path) else ".video"
+    final = path.with_name(f"video{suffix}")
+    os.replace(path, final)
+    return {"name": name, "file": final.name, "duration": info.duration, "width": info.width,
+            "height": info.height, "frame_rate": info.frame_rate, "codec": info.codec}
+
+
+def _format_names(path: Path) -> str:
+    import av
+
+    with av.open(str(path)) as container:
+        return str(container.format.name)
+
+
+def _take_request(body: Any, registry: Registry, workspace: Workspace, settings: StudioSettings) -> TakeRequest:
+    if not isinstance(body, dict):
+        raise Refusal(400, "request: expected a JSON object")
+    known = set(TakeRequest.__dataclass_fields__)
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise Refusal(400, f"request: unknown field {unknown[0][:40]}")
+    upload_id = body.get("upload")
+    if not isinstance(upload_id, str):
+        raise Refusal(400, "upload: missing")
+    check_id(upload_id, "upload")
+    upload = workspace.upload(upload_id)
+    for field in WEIGHT_FIELDS:
+        value = body.get(field)
+        if value in (None, ""):
+            body[field] = None
+            continue
+        if not settings.allow_local_weights:
+            raise Refusal(403, f"{field}: local weights are off; start the studio with --allow-local-weights")
+        if not isinstance(value, str) or not Path(value).is_absolute() or not Path(value).is_file():
+            raise Refusal(400, f"{field}: not an absolute path to an existing file")
+    for field, catalogue_ in (("vision", registry.encoders), ("music", registry.decoders),
+                              ("bridge", registry.bridges)):
+        value = body.get(field, "pca" if field == "bridge" else None)
+        if not isinstance(value, str):
+            raise Refusal(400, f"{field}: missing")
+        try:
+            body[field] = catalogue_.get(value).name
+        except PluginError as error:
+            raise Refusal(400, str(error)) from None
+    numbers = {"seed": (int, -(2**31), 2**31 - 1), "temperature": (float, 0.0, 5.0),
+               "tempo_bpm": (float, 20.0, 400.0), "fps": (float, 0.01, 30.0)}
+    for field, (kind, low, high) in numbers.items():
+        value = body.get(field)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise Refusal(400, f"{field}: not a number")
+        if kind is int and value != int(value):
+            raise Refusal(400, f"{field}: not a whole number")
+        if not low <= value <= high:
+            raise Refusal(400, f"{field}: {value} is outside {low:g}..{high:g}")
+        body[field] = kind(value)
+    bars = registry.decoders.get(body["music"]).latent_spec.bars_per_segment
+    segment = 60.0 / body.get("tempo_bpm", 120.0) * 4 * bars
+    if upload["duration"] < segment:
+        raise Refusal(400, f"{upload['name']}: {upload['duration']:.2f} s is shorter than one {segment:g} s segment")
+    return TakeRequest(**body)
+
+
+async def _event_stream(jobs: JobQueue, take_id: str, request: Request) -> AsyncIterator[bytes]:
+    """Server-sent events: the take's state each time it changes, until it is done or failed."""
+    version = -1
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        state = jobs.state(take_id)
+        if state["version"] != version:
+            version = state["version"]
+            yield f"data: {json.dumps(state)}\n\n".encode()
+        if state["status"] in FINISHED or await request.is_disconnected():
+            return
+        await asyncio.sleep(0.15)
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a state-changing request another web site's page sent through the user's browser."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Refusal(403, f"request: refused from another site ({origin[:60]})")
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024 / 1024:g} MB" if count >= 1024 * 1024 else f"{count} bytes"
+
+
+def _remove_tree(folder: Path) -> None:
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()

@@ -1,0 +1,239 @@
+"use strict";
+// score studio: choose a video, score it with the installed plugins, watch and compare takes.
+
+const $ = (id) => document.getElementById(id);
+const PREFERRED = { vision: ["efficientnet-lite0", "mobilenet"], music: ["musicvae"], bridge: ["pca"] };
+const HIDDEN_OUTPUTS = new Set(["studio-timeline", "studio-thumbnails"]);
+let chosenFile = null;
+let uploaded = null; // {file, id}
+
+function showError(message) { $("error").textContent = message ? `score: error: ${message}` : ""; }
+
+async function api(path, options) {
+  const response = await fetch(path, options);
+  const body = await response.json().catch(() => ({ error: `${path}: HTTP ${response.status}` }));
+  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  return body;
+}
+
+function fillSelect(select, items, preferred) {
+  select.replaceChildren(...items.map((item) => {
+    const option = new Option(item.name, item.name);
+    option.title = `${item.description || ""} (${item.plugin || "score-core"})`;
+    return option;
+  }));
+  const pick = preferred.find((name) => items.some((item) => item.name === name));
+  if (pick) select.value = pick;
+}
+
+async function loadPlugins() {
+  const plugins = await api("/api/plugins");
+  fillSelect($("vision"), plugins.encoders, PREFERRED.vision);
+  fillSelect($("music"), plugins.decoders, PREFERRED.music);
+  fillSelect($("bridge"), plugins.bridges, PREFERRED.bridge);
+  $("weights").hidden = !plugins.allow_local_weights;
+  $("installed").textContent = `encoders: ${plugins.encoders.map((e) => e.name).join(", ")} · ` +
+    `decoders: ${plugins.decoders.map((d) => d.name).join(", ")}`;
+}
+
+function choose(file) {
+  chosenFile = file || null;
+  $("chosen").textContent = file ? `${file.name} (${(file.size / 1048576).toFixed(1)} MB)` : "";
+  $("score").disabled = !file;
+  showError("");
+}
+
+async function uploadChosen() {
+  if (uploaded && uploaded.file === chosenFile) return uploaded.id;
+  const body = await api("/api/uploads", {
+    method: "POST", body: chosenFile,
+    headers: { "X-Filename": encodeURIComponent(chosenFile.name).slice(0, 200) },
+  });
+  uploaded = { file: chosenFile, id: body.id };
+  return body.id;
+}
+
+function formRequest(upload) {
+  const request = {
+    upload, vision: $("vision").value, music: $("music").value, bridge: $("bridge").value,
+    seed: parseInt($("seed").value || "0", 10), temperature: parseFloat($("temperature").value || "1"),
+    tempo_bpm: parseFloat($("tempo").value || "120"),
+  };
+  if ($("fps").value) request.fps = parseFloat($("fps").value);
+  if (!$("weights").hidden) {
+    for (const field of ["vision_weights", "music_weights"]) if ($(field).value) request[field] = $(field).value;
+  }
+  return request;
+}
+
+async function submit(request) {
+  showError("");
+  try {
+    const state = await api("/api/takes", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+    });
+    render(state);
+    follow(state.id);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+function card(id) {
+  let element = document.querySelector(`.take[data-take="${id}"]`);
+  if (!element) {
+    element = document.createElement("article");
+    element.className = "take";
+    element.dataset.take = id;
+    $("takes").append(element);
+  }
+  return element;
+}
+
+function describe(request) {
+  return `${request.vision} → ${request.music} · seed ${request.seed} · T ${request.temperature} · ` +
+    `${request.tempo_bpm} bpm`;
+}
+
+function render(state) {
+  const element = card(state.id);
+  if (element.dataset.status === "done") return;
+  element.dataset.status = state.status;
+  const heading = `<h2>Take ${state.take} <span class="what">${describe(state.request)}</span></h2>`;
+  if (state.status === "queued" || state.status === "running") {
+    element.innerHTML = `${heading}<progress max="1" value="${state.progress}"></progress>` +
+      `<div class="stage">${state.stage}</div>`;
+  } else if (state.status === "failed") {
+    element.innerHTML = `${heading}<p class="failure">score: error: ${escapeHtml(state.error)}</p>`;
+  } else {
+    renderDone(element, heading, state);
+  }
+}
+
+function escapeHtml(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span.innerHTML;
+}
+
+function renderDone(element, heading, state) {
+  const file = (name) => `/api/takes/${state.id}/files/${name}`;
+  const outputs = Object.keys(state.outputs);
+  const images = outputs.filter((name) => !HIDDEN_OUTPUTS.has(name) && state.outputs[name].endsWith(".png"));
+  const figures = Object.entries(state.figures).map(([k, v]) => `<span>${k}: <b>${v}</b></span>`).join("");
+  const downloads = outputs.filter((name) => !HIDDEN_OUTPUTS.has(name))
+    .map((name) => `<a href="${file(name)}" download data-output="${name}">${name} (${state.outputs[name].split(".").pop()})</a>`)
+    .join("");
+  element.innerHTML = `${heading}` +
+    (state.outputs.video ? `<video controls preload="auto" src="${file("video")}"></video>` : "") +
+    `<canvas width="960" height="300" title="thumbnails, visual change, cuts (red), notes; click to seek"></canvas>` +
+    images.map((name) => `<img class="evaluation" alt="${name}" src="${file(name)}">`).join("") +
+    `<div class="figures">${figures}</div><div class="downloads">${downloads}</div>` +
+    `<button class="again">New take (next seed)</button>`;
+  element.querySelector(".again").addEventListener("click", () => {
+    const seeds = [...document.querySelectorAll(".take")].map((t) => Number(t.dataset.seed || 0));
+    submit({ ...state.request, seed: Math.max(state.request.seed, ...seeds) + 1 });
+  });
+  element.dataset.seed = state.request.seed;
+  drawTimeline(element, file);
+}
+
+async function drawTimeline(element, file) {
+  const canvas = element.querySelector("canvas");
+  const video = element.querySelector("video");
+  const timeline = await (await fetch(file("studio-timeline"))).json();
+  const strip = new Image();
+  strip.src = file("studio-thumbnails");
+  await strip.decode().catch(() => null);
+  const context = canvas.getContext("2d");
+  const { width, height } = canvas;
+  const x = (t) => (t / timeline.duration) * width;
+  const pitches = timeline.notes.map((n) => n[0]);
+  const low = Math.min(...pitches, 60) - 2;
+  const high = Math.max(...pitches, 72) + 2;
+  const rollTop = 100;
+  const draw = () => {
+    context.fillStyle = "#111";
+    context.fillRect(0, 0, width, height);
+    if (strip.complete && strip.naturalWidth) context.drawImage(strip, 0, 0, width, 60);
+    const change = timeline.change;
+    const peak = Math.max(...change.values, 1e-6);
+    context.strokeStyle = "#7cc4ff";
+    context.beginPath();
+    change.times.forEach((t, i) => context.lineTo(x(t), 96 - (change.values[i] / peak) * 32));
+    context.stroke();
+    for (const [pitch, start, end, drum] of timeline.notes) {
+      const y = rollTop + (1 - (pitch - low) / (high - low)) * (height - rollTop - 4);
+      context.fillStyle = drum ? "#e0b050" : "#8fd18f";
+      context.fillRect(x(start), y - 2, Math.max(2, x(end) - x(start)), 4);
+    }
+    context.fillStyle = "#ff5050";
+    for (const cut of timeline.cuts) context.fillRect(x(cut) - 1, 0, 2, height);
+    if (video) {
+      context.fillStyle = "#ffffff";
+      context.fillRect(x(video.currentTime) - 1, 0, 2, height);
+      canvas.dataset.cursor = video.currentTime.toFixed(3);
+    }
+  };
+  draw();
+  if (!video) return;
+  const loop = () => { draw(); if (!video.paused && !video.ended) requestAnimationFrame(loop); };
+  video.addEventListener("play", loop);
+  video.addEventListener("seeked", draw);
+  video.addEventListener("timeupdate", draw);
+  canvas.addEventListener("click", (event) => {
+    const rect = canvas.getBoundingClientRect();
+    video.currentTime = ((event.clientX - rect.left) / rect.width) * timeline.duration;
+  });
+}
+
+function follow(id) {
+  const source = new EventSource(`/api/takes/${id}/events`);
+  source.onmessage = (event) => {
+    const state = JSON.parse(event.data);
+    render(state);
+    if (state.status === "done" || state.status === "failed") source.close();
+  };
+  source.onerror = () => {
+    source.close();
+    setTimeout(async () => {
+      const state = await api(`/api/takes/${id}`).catch(() => null);
+      if (state) { render(state); if (state.status === "queued" || state.status === "running") follow(id); }
+    }, 1000);
+  };
+}
+
+async function loadTakes() {
+  for (const state of await api("/api/takes")) {
+    render(state);
+    if (state.status === "queued" || state.status === "running") follow(state.id);
+  }
+}
+
+function wire() {
+  const drop = $("drop");
+  $("video").addEventListener("change", (event) => choose(event.target.files[0]));
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    choose(event.dataTransfer.files[0]);
+  });
+  $("new-take").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!chosenFile) return;
+    $("score").disabled = true;
+    try {
+      const upload = await uploadChosen();
+      await submit(formRequest(upload));
+    } catch (error) {
+      showError(error.message);
+    } finally {
+      $("score").disabled = !chosenFile;
+    }
+  });
+}
+
+wire();
+loadPlugins().then(loadTakes).catch((error) => showError(error.message));

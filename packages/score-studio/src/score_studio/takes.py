@@ -1,0 +1,126 @@
+"""One take: score an uploaded video with `score_core.pipeline`, then draw what the page's timeline needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from score_core.registry import Registry
+from score_studio.jobs import TakeRequest, Workspace
+
+StageProgress = Callable[[str, float], None]
+THUMBNAILS = 12
+THUMBNAIL_SIZE = (54, 96)
+CHANGE_POINTS = 400
+
+
+def score_take(
+    registry: Registry, workspace: Workspace, request: TakeRequest, folder: Path, progress: StageProgress
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Run the pipeline into ``folder``; returns {output name: file name} and the take's figures."""
+    from score_core.pipeline import Pipeline, RunOptions, StageChoice, run
+
+    video = workspace.uploaded_video(request.upload)
+    duration = float(workspace.upload(request.upload)["duration"])
+    progress("loading models", 0.02)
+    pipeline = Pipeline(
+        registry,
+        StageChoice(
+            vision=request.vision, music=request.music, bridge=request.bridge, vision_weights=request.vision_weights,
+            music_weights=request.music_weights, bridge_weights=request.bridge_weights,
+        ),
+    )
+    fraction = [0.05]
+
+    def report(stage: str, done: float, total: float) -> None:
+        if stage == "encode":
+            fraction[0] = 0.05 + 0.75 * min(done / duration, 1.0)
+        elif total:
+            fraction[0] = max(fraction[0], 0.8 + 0.15 * done / total)
+        progress(stage, fraction[0])
+
+    options = RunOptions(
+        fps=request.fps, tempo_bpm=request.tempo_bpm, temperature=request.temperature, seed=request.seed
+    )
+    result = run(pipeline, video, folder, options, progress=report)
+    outputs = {name: path.name for name, path in result.outputs.items()}
+    progress("timeline", 0.96)
+    outputs.update(write_timeline(video, duration, result.score, result.provenance.get("cuts", []), folder))
+    figures: dict[str, Any] = {
+        "notes": len(result.score.notes),
+        "duration": round(result.score.duration, 3),
+        "tempo_bpm": result.score.tempo_bpm,
+        "cuts": len(result.provenance.get("cuts", [])),
+        "audio": (result.writer_notes.get("audio") or {}).get("renderer"),
+        "seconds": round(sum(result.timings.values()), 2),
+    }
+    figures.update(_evaluation_figures(folder, outputs))
+    return outputs, figures
+
+
+def _evaluation_figures(folder: Path, outputs: dict[str, str]) -> dict[str, Any]:
+    """Numbers an evaluation output (when one is installed) wrote, shown beside the take."""
+    found: dict[str, Any] = {}
+    for name, file in outputs.items():
+        if "evaluat" not in name or not file.endswith(".json"):
+            continue
+        document = json.loads((folder / file).read_text())
+        for key, value in _flat(document):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[key] = round(float(value), 4)
+    return dict(list(found.items())[:16])
+
+
+def _flat(document: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(document, dict):
+        items: list[tuple[str, Any]] = []
+        for key, value in document.items():
+            items += _flat(value, f"{prefix}{key}.")
+        return items
+    return [(prefix.rstrip("."), document)]
+
+
+def write_timeline(video: Path, duration: float, score: Any, cuts: list[float], folder: Path) -> dict[str, str]:
+    """Write a thumbnail strip (PNG) and the timeline's data (notes, cuts, visual change) for the page."""
+    from score_core.media import FrameReader
+
+    reader = FrameReader(video, fps=THUMBNAILS / duration, size=THUMBNAIL_SIZE, resize="crop", batch_size=THUMBNAILS)
+    frames = [batch.frames for batch in reader]
+    strip = np.concatenate(list(np.concatenate(frames)[:THUMBNAILS]), axis=1)
+    write_png(folder / "thumbnails.png", strip)
+    change = reader.visual_change()
+    step = max(1, len(change.values) // CHANGE_POINTS)
+    data = {
+        "duration": duration,
+        "cuts": [round(float(t), 3) for t in cuts],
+        "change": {
+            "times": [round(float(t), 3) for t in change.times[::step]],
+            "values": [round(float(v), 4) for v in change.values[::step]],
+        },
+        "notes": [
+            [n.pitch, round(n.start, 3), round(n.end, 3), int(n.is_drum)] for n in sorted(score.notes, key=_onset)
+        ],
+    }
+    (folder / "timeline.json").write_text(json.dumps(data))
+    return {"studio-timeline": "timeline.json", "studio-thumbnails": "thumbnails.png"}
+
+
+def _onset(note: Any) -> tuple[float, int]:
+    return (note.start, note.pitch)
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 image as PNG with PyAV's encoder."""
+    import av
+
+    height, width = rgb.shape[:2]
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"  # type: ignore[attr-defined]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        for packet in (*stream.encode(frame), *stream.encode(None)):  # type: ignore[attr-defined]
+            container.mux(packet)

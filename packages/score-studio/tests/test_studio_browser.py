@@ -1,0 +1,164 @@
+"""The studio page in a real browser: Debian's headless Chromium driven by Playwright, against `score studio`."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import mido
+import pytest
+
+from score_core.media.synthetic import write_test_video
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# screenshots of the main states: set SCORE_STUDIO_SCREENSHOTS=packages/score-studio/docs to refresh the kept ones
+SCREENSHOTS = os.environ.get("SCORE_STUDIO_SCREENSHOTS")
+# records every stage text the page shows, so a test can tell progress was displayed while the take ran
+STAGE_RECORDER = """
+window.__stages = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll('.stage, progress')) {
+    const text = el.tagName === 'PROGRESS' ? `progress ${el.value}` : el.textContent;
+    if (window.__stages[window.__stages.length - 1] !== text) window.__stages.push(text);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`score studio` on a free local port, with the light example plugins only."""
+    work = tmp_path_factory.mktemp("studio")
+    log = work / "studio.log"
+    score = shutil.which("score", path=str(Path(os.sys.executable).parent)) or "score"
+    env = {**os.environ, "SCORE_PLUGINS": "example,studio"}
+    with log.open("w") as sink:
+        process = subprocess.Popen([score, "studio", "--port", "0", "--work", str(work / "work")], stderr=sink,
+                                   stdout=sink, env=env)
+    try:
+        url = None
+        for _ in range(300):
+            found = re.search(r"http://127\.0\.0\.1:\d+/", log.read_text())
+            if found:
+                url = found.group(0)
+                break
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.1)
+        assert url, log.read_text()
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.add_init_script(STAGE_RECORDER)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
+
+
+def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: Path) -> None:
+    clip = write_test_video(tmp_path / "street.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
+    page.goto(studio_url)
+    vision = page.locator("#vision option").all_inner_texts()
+    music = page.locator("#music option").all_inner_texts()
+    assert "color-stats" in vision and "arpeggio" in music  # the example plugin's, read from the registry
+    page.select_option("#vision", "color-stats")
+    page.select_option("#music", "arpeggio")
+    page.set_input_files("#video", str(clip))
+    _shot(page, "studio-start.png")
+    page.click("#score")
+
+    first = page.locator(".take").nth(0)
+    video = first.locator("video")
+    video.wait_for(timeout=120_000)
+    stages = page.evaluate("window.__stages")
+    assert any(s.startswith("progress 0.") and s != "progress 0" for s in stages), stages  # a moving bar
+    texts = {s for s in stages if not s.startswith("progress")}
+    assert texts - {"queued", "starting", "loading models", "timeline"}, stages  # the pipeline's own stages
+    page.evaluate("document.querySelector('.take video').muted = true")
+    page.evaluate("document.querySelector('.take video').play()")
+    page.wait_for_function("document.querySelector('.take video').currentTime > 1.0", timeout=30_000)
+    assert page.evaluate("document.querySelector('.take video').error") is None
+    page.wait_for_function("Number(document.querySelector('.take canvas').dataset.cursor) > 1.0", timeout=10_000)
+    page.evaluate("document.querySelector('.take video').pause()")
+    _shot(page, "studio-take.png")
+
+    first.locator("button.again").click()
+    second = page.locator(".take").nth(1)
+    second.locator("video").wait_for(timeout=120_000)
+    assert "seed 1" in second.locator("h2").inner_text()
+    one, two = first.bounding_box(), second.bounding_box()
+    assert two["x"] > one["x"] + one["width"] - 1 and abs(two["y"] - one["y"]) < 5  # side by side
+    _shot(page, "studio-two-takes.png")
+
+    for output, check in (("midi", _valid_midi), ("video", _valid_mp4)):
+        href = second.locator(f"a[data-output={output}]").get_attribute("href")
+        answer = page.request.get(studio_url.rstrip("/") + href)
+        assert answer.ok
+        check(answer.body())
+
+    page.reload()
+    page.locator(".take video").nth(1).wait_for(timeout=30_000)
+    assert page.locator(".take").count() == 2  # takes survive a reload
+
+
+def test_a_non_video_upload_shows_a_one_line_error(studio_url: str, page: Any, tmp_path: Path) -> None:
+    fake = tmp_path / "holiday.mp4"
+    fake.write_bytes(b"this is a text file pretending to be a video\n" * 50)
+    page.goto(studio_url)
+    page.locator("#vision option").first.wait_for(state="attached")
+    page.set_input_files("#video", str(fake))
+    page.click("#score")
+    error = page.locator("#error")
+    page.wait_for_function("document.querySelector('#error').textContent.length > 0", timeout=30_000)
+    text = error.inner_text()
+    assert text.startswith("score: error: holiday.mp4: not a video"), text
+    assert "\n" not in text
+    _shot(page, "studio-error.png")
+
+
+def _valid_midi(data: bytes) -> None:
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    assert any(m.type == "note_on" for track in midi.tracks for m in track)
+
+
+def _valid_mp4(data: bytes) -> None:
+    with av.open(io.BytesIO(data)) as container:
+        assert container.streams.video and container.streams.audio
+        assert sum(1 for _ in container.decode(video=0)) > 0

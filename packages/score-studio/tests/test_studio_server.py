@@ -1,0 +1,256 @@
+"""The studio's server through its HTTP API: takes run and every refusal holds."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import av
+import mido
+import pytest
+from starlette.testclient import TestClient
+
+from score_core import hookimpl
+from score_core.contracts import LatentSpec
+from score_core.media.synthetic import write_audio_only
+from score_core.registrations import DecoderRegistration
+from score_core.registry import Registry, load_registry
+from score_core.testing import run_score
+from score_studio.jobs import StudioSettings
+from score_studio.server import create_app
+
+LIGHT = {"vision": "color-stats", "music": "arpeggio"}
+
+
+def _client(work: Path, registry: Registry, start_worker: bool = True, **settings: Any) -> TestClient:
+    return TestClient(create_app(StudioSettings(work=work, **settings), registry, start_worker=start_worker))
+
+
+@pytest.fixture
+def studio(tmp_path: Path, light_registry: Registry) -> Iterator[TestClient]:
+    with _client(tmp_path / "work", light_registry) as client:
+        yield client
+
+
+def _upload(client: TestClient, path: Path, name: str | None = None) -> Any:
+    return client.post("/api/uploads", content=path.read_bytes(), headers={"X-Filename": name or path.name})
+
+
+def _wait(client: TestClient, take_id: str) -> dict[str, Any]:
+    """The take's final state, read from its server-sent events."""
+    states = []
+    with client.stream("GET", f"/api/takes/{take_id}/events") as events:
+        for line in events.iter_lines():
+            if line.startswith("data: "):
+                states.append(json.loads(line[6:]))
+    assert states[-1]["status"] in ("done", "failed")
+    return {**states[-1], "seen": states}
+
+
+def test_page_lists_the_installed_plugins(studio: TestClient) -> None:
+    plugins = studio.get("/api/plugins").json()
+    encoders = {e["name"]: e["plugin"] for e in plugins["encoders"]}
+    assert encoders["color-stats"] == "score-plugin-example"
+    assert "arpeggio" in {d["name"] for d in plugins["decoders"]}
+    assert "pca" in {b["name"] for b in plugins["bridges"]}
+    assert studio.get("/").text.count("<select") == 3
+
+
+def test_a_take_runs_with_progress_and_its_files_download(studio: TestClient, clip: Path) -> None:
+    upload = _upload(studio, clip)
+    assert upload.status_code == 201, upload.text
+    assert upload.json()["duration"] == pytest.approx(4.5, abs=0.1)
+    take = studio.post("/api/takes", json={"upload": upload.json()["id"], **LIGHT, "seed": 3})
+    assert take.status_code == 202, take.text
+    state = _wait(studio, take.json()["id"])
+    assert state["status"] == "done", state["error"]
+    stages = {s["stage"] for s in state["seen"]}
+    assert stages - {"queued", "starting", "loading models", "timeline", "done"}  # the pipeline's own stages
+    progress = [s["progress"] for s in state["seen"]]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert any(0.05 < p < 0.95 for p in progress)
+    assert {"midi", "audio", "video", "sidecar", "studio-timeline"} <= set(state["outputs"])
+
+    midi = studio.get(f"/api/takes/{state['id']}/files/midi")
+    assert midi.headers["content-type"] == "audio/midi"
+    assert "clip-take1.mid" in midi.headers["content-disposition"]
+    notes = [m for track in mido.MidiFile(file=io.BytesIO(midi.content)).tracks for m in track if m.type == "note_on"]
+    assert len(notes) == state["figures"]["notes"] > 0
+    video = studio.get(f"/api/takes/{state['id']}/files/video")
+    with av.open(io.BytesIO(video.content)) as container:
+        assert container.streams.video and container.streams.audio
+    timeline = studio.get(f"/api/takes/{state['id']}/files/studio-timeline").json()
+    assert timeline["cuts"] == [pytest.approx(2.0, abs=0.3)]
+    assert len(timeline["notes"]) == state["figures"]["notes"]
+
+
+def test_takes_survive_a_restart(tmp_path: Path, light_registry: Registry, clip: Path) -> None:
+    with _client(tmp_path, light_registry) as first:
+        upload = _upload(first, clip).json()["id"]
+        done = _wait(first, first.post("/api/takes", json={"upload": upload, **LIGHT}).json()["id"])
+    with _client(tmp_path, light_registry) as second:
+        listed = second.get("/api/takes").json()
+        assert [t["id"] for t in listed] == [done["id"]] and listed[0]["status"] == "done"
+        assert second.get(f"/api/takes/{done['id']}/files/midi").status_code == 200
+
+
+def test_oversized_uploads_are_refused_and_nothing_is_kept(tmp_path: Path, light_registry: Registry,
+                                                           clip: Path) -> None:
+    limit = clip.stat().st_size - 1
+    with _client(tmp_path, light_registry, max_upload_bytes=limit) as client:
+        declared = _upload(client, clip)
+        assert declared.status_code == 413
+        assert declared.json()["error"].startswith("clip.mp4: larger than the studio's upload limit")
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the cap must hold while the body streams in
+            data = clip.read_bytes()
+            for start in range(0, len(data), 4096):
+                yield data[start:start + 4096]
+
+        streamed = client.post("/api/uploads", content=chunks(), headers={"X-Filename": "clip.mp4"})
+        assert streamed.status_code == 413
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_non_video_uploads_are_refused_with_one_line(studio: TestClient, tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 100)
+    sound = write_audio_only(tmp_path / "sound.m4a", duration=5.0)
+    for path in (text, sound):
+        answer = _upload(studio, path)
+        assert answer.status_code == 415
+        message = answer.json()["error"]
+        assert message.startswith(f"{path.name}: not a video") and "\n" not in message
+    assert list((Path(studio.app.state.workspace.root) / "uploads").iterdir()) == []
+
+
+def test_traversal_is_refused_in_every_path_like_parameter(studio: TestClient, clip: Path, tmp_path: Path) -> None:
+    root = Path(studio.app.state.workspace.root)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside")
+    upload = _upload(studio, clip, name="../../../../tmp/evil.mp4")
+    assert upload.status_code == 201
+    assert upload.json()["name"] == "evil.mp4"
+    assert sorted(p.name for p in (root / "uploads" / upload.json()["id"]).iterdir()) == ["upload.json", "video.mp4"]
+    take_id = _wait(studio, studio.post("/api/takes", json={"upload": upload.json()["id"], **LIGHT}).json()["id"])["id"]
+
+    attempts = [
+        "/api/takes/..%2F..%2Fuploads",
+        f"/api/takes/..%2F{take_id}",
+        f"/api/takes/{take_id}/files/..%2Fjob.json",
+        f"/api/takes/{take_id}/files/..%2F..%2F..%2F{secret}",
+        f"/api/takes/%2E%2E%2Ftakes%2F{take_id}/files/midi",
+        f"/api/takes/{take_id}/events/..%2F..",
+        "/static/..%2Fserver.py",
+        "/static/%2Fetc%2Fpasswd",
+    ]
+    for url in attempts:
+        answer = studio.get(url)
+        assert answer.status_code in (400, 404), url
+        assert "outside" not in answer.text and "score_studio" not in answer.text
+    for upload_id in ("../uploads", "..%2F..", str(root)):
+        answer = studio.post("/api/takes", json={"upload": upload_id, **LIGHT})
+        assert answer.status_code == 400 and "is not an id" in answer.json()["error"]
+    weights = studio.post("/api/takes", json={"upload": upload.json()["id"], **LIGHT, "music_weights": str(secret)})
+    assert weights.status_code == 403 and "--allow-local-weights" in weights.json()["error"]
+
+    # a take whose record was tampered with still serves nothing from outside the work folder
+    record = root / "takes" / take_id / "job.json"
+    state = json.loads(record.read_text())
+    state["outputs"]["midi"] = f"../../../../../..{secret}"
+    record.write_text(json.dumps(state))
+    answer = studio.get(f"/api/takes/{take_id}/files/midi")
+    assert answer.status_code == 400 and "outside the studio's work folder" in answer.json()["error"]
+
+
+def test_requests_from_another_site_are_refused(studio: TestClient, clip: Path) -> None:
+    upload = studio.post("/api/uploads", content=clip.read_bytes(), headers={"Origin": "http://evil.example"})
+    assert upload.status_code == 403 and "refused from another site" in upload.json()["error"]
+    own = _upload(studio, clip).json()["id"]
+    take = studio.post("/api/takes", json={"upload": own, **LIGHT}, headers={"Origin": "http://evil.example"})
+    assert take.status_code == 403
+    assert studio.get("/api/takes").json() == []
+
+
+def test_local_weights_need_the_flag_and_an_existing_file(tmp_path: Path, light_registry: Registry,
+                                                          clip: Path) -> None:
+    with _client(tmp_path, light_registry, allow_local_weights=True) as client:
+        upload = _upload(client, clip).json()["id"]
+        missing = client.post("/api/takes", json={"upload": upload, **LIGHT, "vision_weights": "relative.pt"})
+        assert missing.status_code == 400 and "absolute path to an existing file" in missing.json()["error"]
+
+
+def test_concurrent_submissions_queue_and_run_one_at_a_time(studio: TestClient, clip: Path) -> None:
+    upload = _upload(studio, clip).json()["id"]
+    answers: list[Any] = []
+
+    def submit(seed: int) -> None:
+        answers.append(studio.post("/api/takes", json={"upload": upload, **LIGHT, "seed": seed}))
+
+    threads = [threading.Thread(target=submit, args=(seed,)) for seed in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [202] * 3
+    states = [_wait(studio, a.json()["id"]) for a in answers]
+    assert all(s["status"] == "done" for s in states)
+    assert sorted(s["take"] for s in states) == [1, 2, 3]
+    spans = sorted((s["started"], s["finished"]) for s in states)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+
+
+def test_a_full_queue_refuses_more(tmp_path: Path, light_registry: Registry, clip: Path) -> None:
+    with _client(tmp_path, light_registry, start_worker=False, max_queued=1) as client:
+        upload = _upload(client, clip).json()["id"]
+        assert client.post("/api/takes", json={"upload": upload, **LIGHT}).status_code == 202
+        refused = client.post("/api/takes", json={"upload": upload, **LIGHT, "seed": 1})
+        assert refused.status_code == 429 and "already waiting" in refused.json()["error"]
+
+
+class _Exploding:
+    latent_spec = LatentSpec(size=8, bars_per_segment=2)
+
+    def decode(self, latents: Any, *, temperature: float, seed: int) -> Any:
+        raise RuntimeError("the decoder broke half-way")
+
+    def provenance(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_plugin_failing_mid_run_fails_the_take_with_one_line(tmp_path: Path, clip: Path) -> None:
+    plugin = SimpleNamespace(
+        register_decoders=hookimpl(lambda register: register(DecoderRegistration(
+            name="exploding", description="fails while decoding", latent_spec=_Exploding.latent_spec,
+            factory=lambda weights: _Exploding())))
+    )
+    registry = load_registry(pinned="example", extra_plugins=[("exploding-plugin", plugin)])
+    with _client(tmp_path, registry) as client:
+        upload = _upload(client, clip).json()["id"]
+        failed = _wait(client, client.post("/api/takes", json={"upload": upload, "vision": "color-stats",
+                                                               "music": "exploding"}).json()["id"])
+        assert failed["status"] == "failed"
+        assert failed["error"].startswith("decoder 'exploding': failed while decoding: RuntimeError(")
+        assert "\n" not in failed["error"]
+        assert [p.name for p in (tmp_path / "takes" / failed["id"]).iterdir()] == ["job.json"]
+        done = _wait(client, client.post("/api/takes", json={"upload": upload, **LIGHT}).json()["id"])
+        assert done["status"] == "done"
+
+
+def test_a_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_score("studio", "--port", str(port), "--work", tmp_path, env={"SCORE_PLUGINS": "example,studio"},
+                         timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"score: error: --port {port}: cannot listen on 127.0.0.1 "
+                                                 "(Address already in use)"]
