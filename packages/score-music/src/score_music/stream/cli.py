@@ -11,7 +11,7 @@ import numpy as np
 import typer
 
 from score_core.errors import ScoreError
-from score_music.cli import OverwriteOption, _refuse_existing, app
+from score_music.cli import OverwriteOption, _refuse_existing, _write_events, app
 
 CacheOption = Annotated[Path | None, typer.Option(help="Window cache from `score music build-corpus`.")]
 
@@ -62,6 +62,31 @@ def train_stream_command(
     export_stream(result.model, output, valid_windows[:4096], facts)
     typer.echo(f"{output}: {result.steps} steps in {result.wall_s:.0f} s" + (
         f", validation accuracy {last.accuracy:.3f} (free-running {last.sampled_accuracy:.3f})" if last else ""))
+
+
+@app.command("sample-stream")
+def sample_stream_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="MIDI file to write.")],
+    count: Annotated[int, typer.Option("-n", min=1, max=256, help="Melodies to sample, one after another.")] = 1,
+    bars: Annotated[int, typer.Option(min=1, max=64, help="Bars per melody (one latent per beat).")] = 8,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    tempo: Annotated[float, typer.Option(min=20, max=400)] = 120.0,
+    weights: Annotated[Path | None, typer.Option(help="Stream weights (default: the shipped ones).")] = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Sample melodies from the stream model: latent paths from the AR(1) prior, one latent per beat."""
+    import torch
+
+    from score_music.stream.shipped import stream_weights_path
+    from score_music.stream.weights import load_stream_weights
+
+    _refuse_existing(output, overwrite)
+    model = load_stream_weights(weights or stream_weights_path())
+    beats = bars * 16 // model.config.steps_per_latent
+    events = model.sample(count, beats, torch.Generator().manual_seed(seed), temperature=temperature).numpy()
+    notes = _write_events(events, output, tempo, [f"sample {i + 1}" for i in range(count)])
+    typer.echo(f"{output}: {count} samples of {bars} bars, {notes} notes")
 
 
 @app.command("evaluate-stream")
