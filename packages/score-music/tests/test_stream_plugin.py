@@ -58,3 +58,14 @@ def test_score_run_with_the_stream_decoder_reads_one_latent_per_beat(tiny_stream
     assert sidecar["provenance"]["decoder"]["name"] == "musicvae-stream"
     assert sidecar["provenance"]["decoder"]["config"] == "stream-tiny"
     assert read_midi(tmp_path / "out" / "clip.mid").notes
+
+
+def test_sample_stream_writes_one_melody_per_sample_and_refuses_to_overwrite(tiny_stream, tmp_path, capsys):
+    target = tmp_path / "s.mid"
+    args = ["music", "sample-stream", "-o", str(target), "-n", "2", "--bars", "2", "--weights", str(tiny_stream)]
+    assert main(args) == 0
+    score = read_midi(target)
+    assert [m.text for m in score.markers] == ["sample 1", "sample 2"]
+    assert score.notes and max(n.end for n in score.notes) <= 8.0 + 1e-6  # 2 × 2 bars at 120 bpm
+    assert main(args) != 0
+    assert "already exists" in capsys.readouterr().err
