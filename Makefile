@@ -1,7 +1,7 @@
 # The two set-up commands of the README: `make demo` (the main job) and `make test` (the test suite).
 PYTHON ?= python3
 VENV := .venv
-PACKAGES := -e packages/score-core -e 'packages/score-cli[demo]' -e 'packages/score-vision[pixel]' \
+PACKAGES := -e 'packages/score-core[plot]' -e 'packages/score-cli[demo]' -e 'packages/score-vision[pixel]' \
             -e packages/score-music -e packages/score-text -e examples/score-plugin-example \
             -e packages/score-studio
 

@@ -62,9 +62,11 @@ def test_audio_only_file(tmp_path):
 
 
 def test_video_shorter_than_one_segment(tmp_path):
+    # --sync grid needs one whole segment; --sync cuts (the default) scores a short video as a partial segment
     short = write_test_video(tmp_path / "short.mp4", duration=2.0)
     out = tmp_path / "out"
-    assert_refused(run_score("run", short, *EXAMPLE, "-o", out), "short.mp4", "shorter than one 4 s music segment")
+    assert_refused(run_score("run", short, *EXAMPLE, "--sync", "grid", "-o", out), "short.mp4",
+                   "shorter than one 4 s music segment")
     assert_empty(out)
 
 

@@ -35,7 +35,7 @@ def test_run_writes_midi_wav_mp4_and_sidecar(clip, tmp_path):
 
     score = read_midi(out / "clip.mid")
     assert abs(midi_duration(out / "clip.mid") - 10.0) < 4.0  # within one 2-bar segment at 120 bpm
-    assert score.tempo_bpm == pytest.approx(120.0)
+    assert 80.0 <= score.tempo_bpm <= 140.5  # --sync cuts (the default) fits the tempo to the cuts
     assert any(m.text == "cut" and abs(m.time - 3.0) < 0.1 for m in score.markers)
     assert any(m.text == "cut" and abs(m.time - 7.0) < 0.1 for m in score.markers)
 

@@ -19,7 +19,7 @@ def _json(capsys, *args: str):
 
 def test_plugins_json_lists_versions_and_registrations(capsys):
     rows = {row["name"]: row for row in _json(capsys, "plugins", "--json")}
-    assert rows["score-core"]["registers"]["writers"] == ["midi", "audio", "video", "sidecar"]
+    assert rows["score-core"]["registers"]["writers"] == ["midi", "audio", "stems", "video", "sidecar"]
     assert rows["example"]["distribution"] == "score-plugin-example"
     assert rows["example"]["version"] == "0.1.0"
     assert rows["example"]["registers"] == {"encoders": ["color-stats"], "decoders": ["arpeggio"]}

@@ -47,12 +47,12 @@ def test_each_latent_is_read_for_the_steps_of_its_own_beat(tiny_stream):
     assert all(n.end <= 4.0 + 1e-9 for n in score.notes)
 
 
-def test_score_run_with_the_stream_decoder_reads_one_latent_per_beat(tiny_stream, tmp_path):
+def test_score_run_on_the_grid_reads_one_latent_per_beat(tiny_stream, tmp_path):
     from score_core.media.synthetic import write_test_video
 
     clip = write_test_video(tmp_path / "clip.mp4", duration=6.0, cuts=(3.0,))
     assert main(["run", str(clip), "--vision", "color-stats", "--music", "musicvae-stream", "--music-weights",
-                 str(tiny_stream), "--no-audio", "--no-video", "-o", str(tmp_path / "out")]) == 0
+                 str(tiny_stream), "--sync", "grid", "--no-audio", "--no-video", "-o", str(tmp_path / "out")]) == 0
     sidecar = json.loads((tmp_path / "out" / "clip.json").read_text())
     assert sidecar["music"]["segments"] == 12  # 6 s at 120 bpm = 12 beats, one latent each
     assert sidecar["provenance"]["decoder"]["name"] == "musicvae-stream"
@@ -69,3 +69,18 @@ def test_sample_stream_writes_one_melody_per_sample_and_refuses_to_overwrite(tin
     assert score.notes and max(n.end for n in score.notes) <= 8.0 + 1e-6  # 2 × 2 bars at 120 bpm
     assert main(args) != 0
     assert "already exists" in capsys.readouterr().err
+
+
+def test_beat_path_starts_a_new_beat_at_each_segment_so_a_cut_is_a_latent_jump(tiny_stream):
+    decoder = load_stream_decoder(str(tiny_stream))
+    spec = decoder.latent_spec
+    steps = np.arange(11, dtype=np.float32)[:, None].repeat(spec.size, axis=1)  # latent = step index
+    track = LatentTrack(
+        starts=np.array([0.0, 0.75]), ends=np.array([0.75, 1.375]), values=np.zeros((2, spec.size), np.float32),
+        spec=spec, tempo_bpm=120.0, step_times=np.arange(12) * 0.125, step_values=steps, segment_steps=(6, 5),
+        segment_resets=(False, True),
+    )
+    path = decoder.beat_path(track)[:, 0]
+    assert path.tolist() == [1.5] * 4 + [4.5] * 2 + [7.5] * 4 + [10.0]
+    score = decoder.decode(track, temperature=1.0, seed=0)
+    assert score.duration == pytest.approx(1.375)

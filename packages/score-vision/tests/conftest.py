@@ -11,7 +11,8 @@ from score_vision.encoder import TorchEncoder
 def lite0() -> TorchEncoder:
     from score_vision.efficientnet import efficientnet_lite0_encoder
 
-    return efficientnet_lite0_encoder(None)
+    encoder = efficientnet_lite0_encoder(None)
+    return getattr(encoder, "torch_encoder", encoder)  # the PyTorch model, whichever runtime is the default
 
 
 @pytest.fixture(scope="session")

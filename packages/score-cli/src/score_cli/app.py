@@ -31,10 +31,79 @@ def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], pac
     raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
 
 
+RUN_ONLY_PARAMETERS = frozenset({"video", "output", "as_json"})
+"""`score run` parameters that are not settings of the run itself (so `score batch` does not share them)."""
+
+
+def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
+    """The StageChoice and RunOptions that `score run`'s option values (by parameter name) ask for.
+
+    `score batch` builds each item's settings through this too, so every `score run` option applies there.
+    """
+    from score_core.keys import parse_key
+    from score_core.parts import parse_programs
+    from score_core.pipeline import RunOptions, StageChoice
+
+    vision, music = values["vision"], values["music"]
+    choice = StageChoice(
+        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
+                                        "score-vision"),
+        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
+                                      "score-music"),
+        bridge=values["bridge"],
+        vision_weights=values["vision_weights"],
+        music_weights=values["music_weights"],
+        bridge_weights=values["bridge_weights"],
+        vision_layer=values["layer"],
+    )
+    if values["start_timecode"] is not None:
+        from score_core.timecode import check_timecode_text
+
+        check_timecode_text(values["start_timecode"])
+    key, programs, no_audio = values.get("key"), values.get("programs"), values["no_audio"]
+    parse_programs(programs)
+    band = choice.music in ("band", "musicvae-band")
+    key = key or "auto"
+    if key.lower() not in ("auto", "none"):
+        parse_key(key)
+    keyed = key.lower() != "none"
+    scale_fit = values.get("scale_fit")
+    if scale_fit and not keyed:
+        raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
+    scale_fit = keyed if scale_fit is None else bool(scale_fit)
+    stems = values.get("stems")
+    tempo = values["tempo"]
+    options = RunOptions(
+        fps=values["fps"], tempo_bpm=tempo or 120.0, temperature=values["temperature"], seed=values["seed"],
+        audio=not values["no_audio"], video=not (values["no_video"] or values["no_audio"]),
+        overwrite=values["overwrite"], soundfont=values["soundfont"], sync=_sync_mode(values["sync"]),
+        tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
+        fixed_tempo=tempo is not None, start_timecode=values["start_timecode"], evaluate=values["evaluate"],
+        key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
+    )
+    return choice, options
+
+
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     console.state.debug = debug
+
+
+def _sync_mode(value: str) -> str:
+    if value not in ("cuts", "grid"):
+        raise ScoreError("--sync", f"must be cuts or grid, got {value!r}")
+    return value
+
+
+def _tempo_range(value: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in value.split(":"))
+    except ValueError:
+        raise ScoreError("--tempo-range", f"expected LOW:HIGH in bpm, e.g. 80:140, got {value!r}") from None
+    if not 20 <= low <= high <= 400:
+        raise ScoreError("--tempo-range", f"needs 20 <= LOW <= HIGH <= 400, got {value!r}")
+    return low, high
 
 
 def run(
@@ -51,7 +120,21 @@ def run(
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
     ] = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second (encoder's default).")] = None,
-    tempo: Annotated[float, typer.Option(min=20, max=400, help="Tempo in quarter notes per minute.")] = 120.0,
+    tempo: Annotated[
+        float | None,
+        typer.Option(min=20, max=400, help="Fix the tempo (quarter notes per minute); default: chosen from "
+                     "--tempo-range with --sync cuts, 120 with --sync grid."),
+    ] = None,
+    sync: Annotated[
+        str, typer.Option(help="cuts: phrases, tempo map and changes follow the video's cuts; grid: fixed "
+                          "2-bar segments from 0 s.")
+    ] = "cuts",
+    tempo_range: Annotated[
+        str, typer.Option(help="LOW:HIGH bpm the cut-aware tempo map chooses from (0.5 bpm steps).")
+    ] = "80:140",
+    max_tempo_change: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Largest local tempo change between cuts (0.04 = 4 %).")
+    ] = 0.04,
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature; 0 = most likely.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and inputs give the same MIDI.")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the outputs.")] = Path("."),
@@ -60,39 +143,41 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Measure the music against the cuts; figures go to the sidecar.")
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(help='Piece key: "D minor", "auto" (from the picture; default) or "none" (as decoded).'),
+    ] = None,
+    scale_fit: Annotated[
+        bool | None,
+        typer.Option("--scale-fit/--no-scale-fit",
+                     help="After keying, move out-of-scale notes to the nearest scale tone (default: on with a key)."),
+    ] = None,
+    programs: Annotated[
+        str | None, typer.Option(help="General MIDI program per part, e.g. melody=73,bass=33.")
+    ] = None,
+    stems: Annotated[
+        bool | None, typer.Option("--stems/--no-stems", help="One WAV per part in VIDEO.stems/ (default: for band).")
+    ] = None,
     start_timecode: Annotated[
         str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
     ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
-    from score_core.pipeline import Pipeline, RunOptions, StageChoice
+    from score_core.pipeline import Pipeline
     from score_core.pipeline import run as run_pipeline
 
-    if start_timecode is not None:
-        from score_core.timecode import check_timecode_text
-
-        check_timecode_text(start_timecode)
     registry = _registry()
-    choice = StageChoice(
-        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
-                                        "score-vision"),
-        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
-                                      "score-music"),
-        bridge=bridge,
-        vision_weights=vision_weights,
-        music_weights=music_weights,
-        bridge_weights=bridge_weights,
-        vision_layer=layer,
-    )
-    options = RunOptions(
-        fps=fps, tempo_bpm=tempo, temperature=temperature, seed=seed, audio=not no_audio,
-        video=not (no_video or no_audio), overwrite=overwrite, soundfont=soundfont,
-        start_timecode=start_timecode,
-    )
+    choice, options = run_settings(registry, locals())
     pipeline = Pipeline(registry, choice)
     with console.progress() as report:
         result = run_pipeline(pipeline, video, output, options, progress=report)
+    for notice in result.provenance.get("decoder", {}).get("notices", []):
+        console.warn(notice)
     summary = {
+        "key": result.provenance.get("key"),
         "outputs": {name: str(path) for name, path in result.outputs.items()},
         "vision": choice.vision,
         "music": choice.music,
@@ -100,6 +185,7 @@ def run(
         "duration": result.score.duration,
         "audio": result.writer_notes.get("audio"),
         "timings": result.timings,
+        **({"evaluation": result.evaluation} if result.evaluation is not None else {}),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -185,7 +271,8 @@ def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny"
 
 def build_app() -> typer.Typer:
     """The CLI application: score's own commands plus those installed plugins add."""
-    from score_cli import bridge_commands
+    from score_cli import bridge_commands, evaluate_command
+    from score_cli.batch.command import batch_command
 
     application = typer.Typer(
         name="score",
@@ -200,7 +287,9 @@ def build_app() -> typer.Typer:
     application.command()(encoders)
     application.command()(decoders)
     application.command("sample-clip")(sample_clip)
+    application.command()(evaluate_command.evaluate)
     application.add_typer(bridge_commands.app, name="bridge")
+    application.command("batch")(batch_command())
     try:
         _registry().add_commands(application)
     except ScoreError:

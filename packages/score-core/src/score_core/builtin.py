@@ -43,12 +43,15 @@ class MidiWriter:
 
 class AudioWriter:
     def write(self, context: RunContext, path: Path) -> None:
-        from score_core.audio import render_score
+        from score_core.audio import render_parts, render_score
 
         soundfont = context.parameters.get("soundfont")
-        report = render_score(
-            context.score, context.written["midi"], path, soundfont=Path(soundfont) if soundfont else None
-        )
+        font = Path(soundfont) if soundfont else None
+        if context.parameters.get("stems"):
+            report, stems = render_parts(context.score, path, soundfont=font)
+            context.stems.update(stems)
+        else:
+            report = render_score(context.score, context.written["midi"], path, soundfont=font)
         context.notes["audio"] = {
             "renderer": report.renderer,
             "soundfont": report.soundfont,
@@ -56,6 +59,20 @@ class AudioWriter:
             "duration": report.duration,
             "peak": report.peak,
         }
+
+
+class StemsWriter:
+    """A folder with one WAV per part (melody.wav, bass.wav, drums.wav, ...) that sum to the mixed WAV."""
+
+    def write(self, context: RunContext, path: Path) -> None:
+        from score_core.audio import write_wav
+
+        path.unlink(missing_ok=True)
+        path.mkdir()
+        rate = int(context.notes["audio"]["sample_rate"])
+        for part, samples in sorted(context.stems.items()):
+            write_wav(path / f"{part or 'music'}.wav", samples, rate)
+        context.notes["stems"] = sorted(f"{part or 'music'}.wav" for part in context.stems)
 
 
 class VideoWriter:
@@ -84,6 +101,8 @@ class SidecarWriter:
             },
             "python": platform.python_version(),
         }
+        if context.evaluation is not None:
+            document["evaluation"] = context.evaluation
         path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 
@@ -98,6 +117,12 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     )
     register(
         WriterRegistration(
+            "stems", "One WAV per part of the band, in a folder; they sum to the mixed WAV", ".stems", StemsWriter,
+            requires=("audio",),
+        )
+    )
+    register(
+        WriterRegistration(
             "video", "The source video with the soundtrack muxed in (video copied)", ".mp4", VideoWriter,
             requires=("audio",),
         )
@@ -105,6 +130,6 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     register(
         WriterRegistration(
             "sidecar", "JSON record of parameters, seed, plugins, versions and weight hashes", ".json",
-            SidecarWriter, after=("midi", "audio", "video"),
+            SidecarWriter, after=("midi", "audio", "stems", "video"),
         )
     )

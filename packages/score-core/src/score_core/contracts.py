@@ -7,6 +7,7 @@ earlier stage produced.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -161,6 +162,25 @@ class LatentTrack(Contract):
     values: Float32Matrix = Field(description="N×Z latent matrix, one row per segment.")
     spec: LatentSpec = Field(description="The latent space the values live in.")
     tempo_bpm: float = Field(gt=0, description="Tempo that fixed the segment grid, quarter notes per minute.")
+    step_times: Float64Vector | None = Field(
+        default=None,
+        description="Time of every sixteenth-step boundary from the first segment's start to the last one's end "
+        "(S + 1 values, following the tempo map); None on a constant grid at tempo_bpm.",
+    )
+    step_values: Float32Matrix | None = Field(
+        default=None, description="S×Z latent path, one row per sixteenth step, for decoders that read z per step."
+    )
+    segment_steps: tuple[int, ...] | None = Field(
+        default=None, description="Steps in each segment (they sum to S); a segment at a cut may be partial."
+    )
+    segment_resets: tuple[bool, ...] | None = Field(
+        default=None,
+        description="Whether each segment starts a new shot: the decoder restarts from the new latent instead "
+        "of carrying its state.",
+    )
+    accent_steps: tuple[int, ...] = Field(
+        default=(), description="Steps where a strong visual event inside a shot asks for an answer (an onset)."
+    )
 
     @model_validator(mode="after")
     def _shapes_agree(self) -> LatentTrack:
@@ -171,7 +191,26 @@ class LatentTrack(Contract):
             raise ValueError(f"latents have {self.values.shape[1]} dimensions, spec says {self.spec.size}")
         if n and np.any(self.ends <= self.starts):
             raise ValueError("every segment must end after it starts")
+        if self.segment_steps is not None:
+            self._check_steps(n)
         return self
+
+    def _check_steps(self, n: int) -> None:
+        steps = self.segment_steps or ()
+        total = sum(steps)
+        if len(steps) != n or any(count <= 0 for count in steps):
+            raise ValueError(f"segment_steps needs {n} positive counts, got {steps}")
+        if self.step_times is None or self.step_times.shape != (total + 1,) or np.any(np.diff(self.step_times) <= 0):
+            raise ValueError(f"step_times needs {total + 1} increasing boundaries for {total} steps")
+        if self.step_values is not None and self.step_values.shape != (total, self.spec.size):
+            raise ValueError(f"step_values has shape {self.step_values.shape}, expected ({total}, {self.spec.size})")
+        if self.segment_resets is not None and len(self.segment_resets) != n:
+            raise ValueError(f"segment_resets needs {n} flags, got {len(self.segment_resets)}")
+
+    @property
+    def per_step(self) -> bool:
+        """Whether the track carries a step grid (segment_steps and step_times)."""
+        return self.segment_steps is not None
 
 
 class Note(Contract):
@@ -183,6 +222,7 @@ class Note(Contract):
     end: float = Field(description="Release in seconds, after the onset.")
     program: int = Field(default=0, ge=0, le=127, description="General MIDI program (ignored for drums).")
     is_drum: bool = Field(default=False, description="Whether the note belongs to the percussion channel.")
+    part: str = Field(default="", description="Part of the band the note belongs to (melody, bass, drums); '' = none.")
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Note:
@@ -198,6 +238,51 @@ class Marker(Contract):
     text: str = Field(min_length=1, description="Label of the marker.")
 
 
+EventKind = Literal["cut", "fade", "flash", "motion"]
+
+
+class Event(Contract):
+    """Something that happens in the picture: a shot change or a strong event inside a shot."""
+
+    time: float = Field(ge=0, description="Seconds from the start (for a fade, its middle).")
+    strength: float = Field(gt=0, description="How strong the event is; a hard cut between unlike shots is ~1.")
+    kind: EventKind = Field(description="cut and fade start a new shot; flash and motion happen inside one.")
+
+    @property
+    def starts_shot(self) -> bool:
+        return self.kind in ("cut", "fade")
+
+
+class EventTrack(Contract):
+    """The visual events of a video, sorted by time."""
+
+    events: tuple[Event, ...] = Field(default=(), description="Events in time order.")
+    duration: float = Field(gt=0, description="Length of the video in seconds.")
+
+    @model_validator(mode="after")
+    def _sorted(self) -> EventTrack:
+        if any(b.time < a.time for a, b in zip(self.events, self.events[1:], strict=False)):
+            raise ValueError("events must be sorted by time")
+        return self
+
+    @property
+    def shot_starts(self) -> tuple[Event, ...]:
+        """Cuts and fades: the events that start a new shot."""
+        return tuple(event for event in self.events if event.starts_shot)
+
+    @property
+    def in_shot(self) -> tuple[Event, ...]:
+        """Flashes and motion onsets."""
+        return tuple(event for event in self.events if not event.starts_shot)
+
+
+class TempoChange(Contract):
+    """From ``time`` on, the music runs at ``bpm`` quarter notes per minute."""
+
+    time: float = Field(ge=0, description="Seconds from the start.")
+    bpm: float = Field(gt=0, description="Quarter notes per minute.")
+
+
 class Score(Contract):
     """The music a decoder wrote: notes, tempo, metre and markers."""
 
@@ -206,6 +291,20 @@ class Score(Contract):
     time_signature: tuple[int, int] = Field(default=(4, 4), description="Numerator and denominator.")
     markers: tuple[Marker, ...] = Field(default=(), description="Markers such as segment starts and cuts.")
     duration: float = Field(gt=0, description="Length of the piece in seconds.")
+    tempo_map: tuple[TempoChange, ...] = Field(
+        default=(),
+        description="Tempo changes in time order, the first at 0 s; empty means tempo_bpm throughout.",
+    )
+    cues: tuple[Marker, ...] = Field(
+        default=(), description="Hit points (cuts, events) written as MIDI cue points, as a DAW imports them."
+    )
+
+    @model_validator(mode="after")
+    def _tempo_map_ordered(self) -> Score:
+        times = [change.time for change in self.tempo_map]
+        if times and (times[0] != 0.0 or any(b <= a for a, b in pairwise(times))):
+            raise ValueError("tempo_map must start at 0 s and increase strictly")
+        return self
 
     @property
     def end_time(self) -> float:

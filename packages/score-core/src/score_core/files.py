@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,8 +27,14 @@ def _current_umask() -> int:
 
 
 def publish(temporary: Path, target: Path) -> None:
-    """Give a temporary file the permissions a plainly created file would have, then rename it onto target."""
-    os.chmod(temporary, 0o666 & ~_current_umask())
+    """Give a temporary file (or folder) the permissions a plainly created one would have, then rename it onto
+    target; a folder replaces an existing folder of that name."""
+    if temporary.is_dir():
+        os.chmod(temporary, 0o777 & ~_current_umask())
+        if target.is_dir():
+            shutil.rmtree(target)
+    else:
+        os.chmod(temporary, 0o666 & ~_current_umask())
     os.replace(temporary, target)
 
 
@@ -86,5 +93,8 @@ class StagedOutputs:
 
     def discard(self) -> None:
         for temporary in self.staged.values():
-            temporary.unlink(missing_ok=True)
+            if temporary.is_dir():
+                shutil.rmtree(temporary, ignore_errors=True)
+            else:
+                temporary.unlink(missing_ok=True)
         self.staged.clear()

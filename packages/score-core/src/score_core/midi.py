@@ -1,8 +1,9 @@
 """Standard MIDI files: write a Score deterministically, read notes, tempo and markers back.
 
-The writer produces a type-1 file at ``TICKS_PER_BEAT`` ticks per quarter note: a conductor track (tempo, time
-signature, markers) and one track per instrument. Seconds become ticks at the score's constant tempo, rounded
-to the nearest tick. The same Score always gives the same bytes, whatever the order of its notes.
+The writer produces a type-1 file at ``TICKS_PER_BEAT`` ticks per quarter note: a conductor track (tempo map,
+time signature, markers and cue points, as DAWs import them) and one track per instrument. Seconds become ticks
+through the score's tempo map (its constant tempo when it has none), rounded to the nearest tick. The same Score
+always gives the same bytes, whatever the order of its notes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import mido
 
-from score_core.contracts import Marker, Note, Score
+from score_core.contracts import Marker, Note, Score, TempoChange
 from score_core.errors import ScoreError
 
 __all__ = [
@@ -59,8 +60,27 @@ class _Span:
     velocity: int
 
 
-def _seconds_to_ticks(seconds: float, tempo: int) -> int:
-    return round(seconds * 1_000_000 * TICKS_PER_BEAT / tempo)
+class _TickClock:
+    """Seconds to ticks through a tempo map: (start seconds, start tick, microseconds per quarter) pieces."""
+
+    def __init__(self, score: Score) -> None:
+        changes = [(c.time, mido.bpm2tempo(c.bpm)) for c in score.tempo_map] or [(0.0, mido.bpm2tempo(score.tempo_bpm))]
+        self.pieces: list[tuple[float, float, int]] = []
+        tick = 0.0
+        for index, (time, tempo) in enumerate(changes):
+            if index:
+                previous_time, previous_tick, previous_tempo = self.pieces[-1]
+                tick = previous_tick + (time - previous_time) * 1_000_000 * TICKS_PER_BEAT / previous_tempo
+            self.pieces.append((time, tick, tempo))
+        self._starts = [piece[0] for piece in self.pieces]
+
+    def __call__(self, seconds: float) -> int:
+        time, tick, tempo = self.pieces[max(bisect_right(self._starts, seconds + 1e-9) - 1, 0)]
+        return round(tick + (seconds - time) * 1_000_000 * TICKS_PER_BEAT / tempo)
+
+    def tempo_events(self) -> list[tuple[int, int]]:
+        """(tick, microseconds per quarter) of every tempo change."""
+        return [(round(tick), tempo) for _, tick, tempo in self.pieces]
 
 
 def _time_signature(score: Score) -> tuple[int, int]:
@@ -70,12 +90,12 @@ def _time_signature(score: Score) -> tuple[int, int]:
     return numerator, denominator
 
 
-def _channel_spans(notes: Iterable[Note], tempo: int) -> list[_Span]:
+def _channel_spans(notes: Iterable[Note], clock: _TickClock) -> list[_Span]:
     """Notes of one channel on the tick grid, with no two notes of a pitch sounding at once."""
     spans = sorted(
-        _Span(on, max(_seconds_to_ticks(n.end, tempo), on + 1), n.pitch, n.velocity)
+        _Span(on, max(clock(n.end), on + 1), n.pitch, n.velocity)
         for n in notes
-        for on in (_seconds_to_ticks(n.start, tempo),)
+        for on in (clock(n.start),)
     )
     by_pitch: dict[int, list[_Span]] = {}
     for span in spans:
@@ -131,43 +151,47 @@ def _program_name(program: int) -> str:
 def score_to_midi_bytes(score: Score, smpte_offset: mido.MetaMessage | None = None) -> bytes:
     """Encode a Score as a type-1 Standard MIDI File; equal Scores give identical bytes.
 
-    Drums go to channel 9 in one track (its program is the drum notes' program when they agree, else 0);
-    melodic notes get one track and channel per program. Raises ScoreError when more than 15 melodic programs
+    Drums go to channel 9, one track per part (its program is the drum notes' program when they agree, else 0);
+    melodic notes get one track and channel per part and program, named after the part (a band's melody, bass)
+    or, for notes without a part, after the program. Raises ScoreError when more than 15 melodic programs
     are used or the time signature cannot be written. ``smpte_offset`` (an FF 54 event, see
     ``score_core.timecode``) goes at the start of the first track, so a DAW places the file at that timecode.
     """
-    tempo = mido.bpm2tempo(score.tempo_bpm)
+    clock = _TickClock(score)
     numerator, denominator = _time_signature(score)
-    melodic: dict[int, list[Note]] = {}
-    drums: list[Note] = []
+    melodic: dict[tuple[str, int], list[Note]] = {}
+    drums: dict[str, list[Note]] = {}
     for note in score.notes:
         if note.is_drum:
-            drums.append(note)
+            drums.setdefault(note.part, []).append(note)
         else:
-            melodic.setdefault(note.program, []).append(note)
+            melodic.setdefault((note.part, note.program), []).append(note)
     if len(melodic) > len(_MELODIC_CHANNELS):
         raise ScoreError("score", f"{len(melodic)} melodic programs, but MIDI has {len(_MELODIC_CHANNELS)} channels")
 
     instruments: list[tuple[str, int, int, list[_Span]]] = []
-    for channel, program in zip(_MELODIC_CHANNELS, sorted(melodic), strict=False):
-        instruments.append((_program_name(program), channel, program, _channel_spans(melodic[program], tempo)))
-    if drums:
-        programs = {note.program for note in drums}
+    for channel, (part, program) in zip(_MELODIC_CHANNELS, sorted(melodic), strict=False):
+        spans = _channel_spans(melodic[part, program], clock)
+        instruments.append((part or _program_name(program), channel, program, spans))
+    for part in sorted(drums):  # one track per drum part (a band's part names it), all on the GM drum channel
+        programs = {note.program for note in drums[part]}
         drum_program = programs.pop() if len(programs) == 1 else 0
-        instruments.append(("Drums", DRUM_CHANNEL, drum_program, _channel_spans(drums, tempo)))
+        instruments.append((part or "Drums", DRUM_CHANNEL, drum_program, _channel_spans(drums[part], clock)))
 
-    end_tick = _seconds_to_ticks(score.duration, tempo)
+    end_tick = clock(score.duration)
     end_tick = max([end_tick] + [span.off for *_, spans in instruments for span in spans])
 
     conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
         (0, 0, mido.MetaMessage("track_name", name="score")),
-        (0, 1, mido.MetaMessage("set_tempo", tempo=tempo)),
         (0, 2, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)),
     ]
     if smpte_offset is not None:
         conductor.insert(1, (0, 0, smpte_offset))
-    markers = sorted((_seconds_to_ticks(m.time, tempo), m.text) for m in score.markers)
+    conductor += [(tick, 1, mido.MetaMessage("set_tempo", tempo=tempo)) for tick, tempo in clock.tempo_events()]
+    markers = sorted((clock(m.time), m.text) for m in score.markers)
     conductor += [(tick, 3, mido.MetaMessage("marker", text=text)) for tick, text in markers]
+    cues = sorted((clock(m.time), m.text) for m in score.cues)
+    conductor += [(tick, 4, mido.MetaMessage("cue_marker", text=text)) for tick, text in cues]
 
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, charset=_CHARSET)
     midi.tracks.append(_track(conductor, end_tick))
@@ -208,6 +232,15 @@ class _TempoMap:
                 self._ticks.append(tick)
                 self._tempos.append(tempo)
                 self._seconds.append(start)
+
+    def changes(self) -> list[TempoChange]:
+        """The map as TempoChanges (seconds, bpm), equal neighbours merged."""
+        result: list[TempoChange] = []
+        for start, tempo in zip(self._seconds, self._tempos, strict=True):
+            bpm = mido.tempo2bpm(tempo)
+            if not result or abs(result[-1].bpm - bpm) > 1e-9:
+                result.append(TempoChange(time=start, bpm=bpm))
+        return result
 
     def seconds(self, tick: int) -> float:
         i = bisect_right(self._ticks, tick) - 1
@@ -280,6 +313,8 @@ class _Parsed:
     time_signature: tuple[int, int]
     markers: list[Marker]
     end: float
+    tempo_map: list[TempoChange]
+    cues: list[Marker]
 
 
 def _parse(midi: mido.MidiFile, name: str) -> _Parsed:
@@ -295,6 +330,9 @@ def _parse(midi: mido.MidiFile, name: str) -> _Parsed:
         if msg.type == "time_signature"
     )
     markers = sorted((tick, msg.text) for events in tracks for tick, msg in events if msg.type == "marker" and msg.text)
+    cues = sorted(
+        (tick, msg.text) for events in tracks for tick, msg in events if msg.type == "cue_marker" and msg.text
+    )
     end_tick = max((events[-1][0] for events in tracks if events), default=0)
 
     notes = [note for events in tracks for note in _track_notes(events, clock, end_tick)]
@@ -306,6 +344,8 @@ def _parse(midi: mido.MidiFile, name: str) -> _Parsed:
         time_signature=signatures[0][1] if signatures else (4, 4),
         markers=[Marker(time=clock.seconds(tick), text=text) for tick, text in markers],
         end=max(clock.seconds(end_tick), max((n.end for n in notes), default=0.0)),
+        tempo_map=clock.changes() if len(clock.changes()) > 1 else [],
+        cues=[Marker(time=clock.seconds(tick), text=text) for tick, text in cues],
     )
 
 
@@ -318,8 +358,9 @@ def read_midi_notes(source: MidiSource) -> list[Note]:
 def read_midi(source: MidiSource) -> Score:
     """Read a MIDI file (path or bytes) back into a Score.
 
-    The Score's tempo and time signature are the first ones in the file (120 bpm and 4/4 when absent); note and
-    marker times honour every tempo change; the duration is the end of the longest track.
+    The Score's tempo and time signature are the first ones in the file (120 bpm and 4/4 when absent), its
+    tempo_map every tempo change when there is more than one tempo; note, marker and cue-point times honour every
+    tempo change; the duration is the end of the longest track.
     """
     midi, name = _open(source)
     parsed = _parse(midi, name)
@@ -331,6 +372,8 @@ def read_midi(source: MidiSource) -> Score:
         time_signature=parsed.time_signature,
         markers=tuple(parsed.markers),
         duration=parsed.end,
+        tempo_map=tuple(parsed.tempo_map),
+        cues=tuple(parsed.cues),
     )
 
 

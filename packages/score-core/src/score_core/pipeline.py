@@ -19,6 +19,7 @@ import numpy as np
 
 from score_core.contracts import (
     EncoderSpec,
+    EventTrack,
     FeatureTrack,
     LatentSpec,
     LatentTrack,
@@ -70,6 +71,24 @@ class RunOptions:
     video: bool = True
     overwrite: bool = False
     soundfont: str | None = None
+    evaluate: bool = False
+    """Measure the music against the picture (score_core.analysis) and add the figures to the sidecar."""
+    key: str | None = None
+    """Piece key: None or "none" leaves the decoder's notes alone, "auto" takes it from the picture, or "D minor"."""
+    scale_fit: bool = False
+    """After keying, move notes outside the piece's scale to the nearest scale tone."""
+    programs: str | None = None
+    """General MIDI program per part, "melody=73,bass=33"."""
+    stems: bool = False
+    """Also write one WAV per part (the "stems" writer); needs audio."""
+    sync: str = "cuts"
+    """"cuts": segments, tempo map and phrases follow the video's shots; "grid": fixed segments from 0 s."""
+    tempo_range: tuple[float, float] = (80.0, 140.0)
+    """Tempos (bpm) the cut-aware tempo map may choose from, unless fixed_tempo."""
+    max_tempo_change: float = 0.04
+    """Largest relative change of local tempo between cuts, around the chosen tempo."""
+    fixed_tempo: bool = False
+    """Whether tempo_bpm was given (--tempo) and the tempo map keeps it as its base."""
     start_timecode: str | None = None
     """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
@@ -84,6 +103,7 @@ class RunResult:
     provenance: dict[str, Any]
     timings: dict[str, float]
     writer_notes: dict[str, Any]
+    evaluation: dict[str, Any] | None = None
 
 
 class Pipeline:
@@ -99,11 +119,17 @@ class Pipeline:
         self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
+        self.frame_signals: dict[str, SignalTrack] = {}
+        """Per-frame signals (visual change, luma, slow change) of the last video encoded."""
         if choice.vision_layer or choice.vision_weights:  # may have their own feature size: build now to learn it
             self._encoder = self._build_encoder()
         if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
             self._decoder = self.decoder_registration.factory(choice.music_weights)
         self._check_bridge_fit()
+        self.colour_sum = np.zeros(3)
+        self.colour_frames = 0
+        self.piece_key: str | None = None
+        self.piece_scale: frozenset[int] | None = None
 
     @property
     def encoder_name(self) -> str:
@@ -211,6 +237,8 @@ class Pipeline:
                     f"returned features of shape {features.shape} for {len(batch.times)} frames, "
                     f"expected ({len(batch.times)}, {spec.feature_size})",
                 )
+            self.colour_sum += np.asarray(batch.frames, dtype=np.float64).mean(axis=(1, 2)).sum(axis=0)
+            self.colour_frames += len(batch.times)
             times.append(batch.times)
             rows.append(features.astype(np.float32, copy=False))
         if not rows:
@@ -223,19 +251,65 @@ class Pipeline:
             )
         except ValueError as error:
             raise PluginError(f"encoder '{self.encoder_name}'", f"produced invalid features: {error}") from None
+        self.frame_signals = reader.frame_signals()
         return track, reader.visual_change()
 
-    def compose(self, features: FeatureTrack, duration: float, options: RunOptions) -> tuple[LatentTrack, Score]:
-        """Map features to one latent per segment (or per ``steps_per_latent`` steps) and decode them into a score
-        as long as the video."""
+    def compose(
+        self, features: FeatureTrack, duration: float, options: RunOptions, events: EventTrack | None = None
+    ) -> tuple[LatentTrack, Score]:
+        """Map features to latents and decode them into a score as long as the video.
+
+        With ``options.sync == "cuts"`` the segments, tempo map and phrases follow the shots in ``events`` (none
+        given: one shot); with "grid" one latent per fixed segment from 0 s at ``options.tempo_bpm``.
+        """
         self.build_models()
         decoder = self._decoder
         assert decoder is not None
         spec = decoder.latent_spec
+        if options.sync == "cuts":
+            return self._compose_cuts(features, duration, options, events or EventTrack(duration=duration))
+        if options.sync != "grid":
+            raise ScoreError("--sync", f"must be cuts or grid, got {options.sync!r}")
         segment = spec.latent_seconds(options.tempo_bpm)  # a streaming decoder reads one latent per beat
         count = max(1, math.ceil(duration / segment - 1e-6))
         starts = np.arange(count) * segment
         latents = self.bridge.to_latents(features, spec, starts, starts + segment, options.tempo_bpm)
+        return latents, trim_score(self._decode(latents, options), duration)
+
+    def _compose_cuts(
+        self, features: FeatureTrack, duration: float, options: RunOptions, events: EventTrack
+    ) -> tuple[LatentTrack, Score]:
+        from score_core import response
+        from score_core.tempo import plan_tempo
+
+        spec = self.latent_spec
+        shots = events.shot_starts
+        plan = plan_tempo(
+            [e.time for e in shots], [e.strength for e in shots], duration, tempo_range=options.tempo_range,
+            tempo=options.tempo_bpm if options.fixed_tempo else None, max_change=options.max_tempo_change,
+            beats_per_bar=spec.beats_per_bar,
+        )
+        latents = response.cut_latents(self.bridge, features, spec, plan, duration, events)
+        score = self._decode(latents, options)
+        phrase_starts = [float(plan.step_times[s]) for s in sorted(set(plan.cut_steps)) if 0 < s < plan.steps]
+        accents = [float(plan.step_times[s]) for s in latents.accent_steps]
+        levels = response.shot_levels(self.frame_signals.get("luma"), phrase_starts, len(phrase_starts) + 1)
+        step = float(np.min(np.diff(plan.step_times)))
+        densities = response.shot_densities(self.frame_signals.get("visual-change"), phrase_starts,
+                                            len(phrase_starts) + 1)
+        score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities, self.piece_scale)
+        score = score.model_copy(
+            update={
+                "tempo_bpm": plan.changes[0].bpm,
+                "tempo_map": plan.changes if len(plan.changes) > 1 else (),
+                "cues": response.hit_cues(events, plan),
+            }
+        )
+        return latents, trim_score(score, duration)
+
+    def _decode(self, latents: LatentTrack, options: RunOptions) -> Score:
+        decoder = self._decoder
+        assert decoder is not None
         try:
             score = decoder.decode(latents, temperature=options.temperature, seed=options.seed)
         except ScoreError:
@@ -244,7 +318,24 @@ class Pipeline:
             raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
         if not isinstance(score, Score):
             raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
-        return latents, trim_score(score, duration)
+        return self._arrange(score, latents, options)
+
+    def _arrange(self, score: Score, latents: LatentTrack, options: RunOptions) -> Score:
+        """The decoded score in the piece's key (when asked) and with each part on its program."""
+        from score_core.keys import key_from_colour, key_parts, parse_key
+        from score_core.parts import parse_programs, set_programs
+
+        programs = parse_programs(options.programs)
+        if options.key and options.key.lower() != "none":
+            if options.key.lower() == "auto":
+                mean = self.colour_sum / max(self.colour_frames, 1)
+                key = key_from_colour(mean if self.colour_frames else (128.0, 128.0, 128.0))
+            else:
+                key = parse_key(options.key)
+            self.piece_key = key.name
+            self.piece_scale = key.scale()
+            score, _ = key_parts(score, latents.starts, key, fit=options.scale_fit)
+        return set_programs(score, programs)
 
     def provenance(self) -> dict[str, Any]:
         def stage(registration: Any, catalogue: Any, built: Any) -> dict[str, Any]:
@@ -262,6 +353,7 @@ class Pipeline:
             "encoder": stage(self.encoder_registration, self.registry.encoders, self._encoder),
             "bridge": stage(self.bridge_registration, self.registry.bridges, self.bridge),
             "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
+            "key": self.piece_key,
         }
 
 
@@ -275,7 +367,8 @@ def trim_score(score: Score, duration: float) -> Score:
     markers = tuple(marker for marker in score.markers if marker.time < duration)
     return Score(
         notes=notes, tempo_bpm=score.tempo_bpm, time_signature=score.time_signature, markers=markers,
-        duration=duration,
+        duration=duration, tempo_map=tuple(c for c in score.tempo_map if c.time < duration),
+        cues=tuple(cue for cue in score.cues if cue.time < duration),
     )
 
 
@@ -292,6 +385,8 @@ def output_targets(registry: Registry, video: Path, output_dir: Path, options: R
         disabled.add("audio")
     if not options.video:
         disabled.add("video")
+    if not options.stems:
+        disabled.add("stems")
     chosen = [w for w in registry.writers.all() if w.name not in disabled]
     ordered = _order_writers(chosen)
     return {w.name: output_dir / f"{video.stem}{w.suffix}" for w in ordered}
@@ -328,7 +423,9 @@ def run(
     progress: Progress | None = None,
 ) -> RunResult:
     """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
-    from score_core.media import detect_cuts, probe
+    from score_core.media import probe
+    from score_core.media.events import detect_events
+    from score_core.parts import drums_answer_cuts
 
     video = Path(video)
     started = time.perf_counter()
@@ -341,7 +438,7 @@ def run(
             str(video), f"resolution {info.width}x{info.height} is above the limit of {MAX_FRAME_SIDE} pixels a side"
         )
     segment = pipeline.latent_spec.segment_seconds(options.tempo_bpm)
-    if info.duration < segment:
+    if options.sync == "grid" and info.duration < segment:
         raise ScoreError(
             str(video),
             f"video is {info.duration:.2f} s long, shorter than one {segment:g} s music segment at "
@@ -352,10 +449,18 @@ def run(
     fps = options.fps or pipeline.default_fps()
     features, change = pipeline.encode(video, fps, progress)
     timings["encode"] = time.perf_counter() - started - timings["setup"]
-    latents, score = pipeline.compose(features, info.duration, options)
-    cuts = detect_cuts(change)
-    score = with_cut_markers(score, cuts)
+    events = detect_events(
+        change, info.duration, luma=pipeline.frame_signals.get("luma"),
+        slow_change=pipeline.frame_signals.get("slow-change"), mix_residual=pipeline.frame_signals.get("mix-residual"),
+    )
+    latents, score = pipeline.compose(features, info.duration, options, events)
+    cuts = [event.time for event in events.shot_starts]
+    score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
+    evaluation = None
+    if options.evaluate:
+        evaluation = _evaluate(pipeline, score, change, info.duration, cuts, options)
+        timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     provenance = pipeline.provenance()
     parameters = {
         "video": str(video),
@@ -371,14 +476,38 @@ def run(
     }
     context = RunContext(
         video=video, video_info=info, score=score, features=features, latents=latents, visual_change=change,
-        parameters=parameters, provenance={**provenance, "cuts": cuts, "timings": timings}, targets=targets,
+        parameters=parameters,
+        provenance={
+            **provenance, "cuts": cuts, "timings": timings,
+            "events": [event.model_dump() for event in events.events],
+            "tempo_bpm": score.tempo_bpm,
+            "tempo_map": [change.model_dump() for change in score.tempo_map],
+        },
+        targets=targets,
+        evaluation=evaluation,
     )
     outputs = _write_outputs(pipeline.registry, context, targets, progress)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
     return RunResult(
         outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
-        writer_notes=context.notes,
+        writer_notes=context.notes, evaluation=evaluation,
     )
+
+
+def _evaluate(
+    pipeline: Pipeline, score: Score, change: SignalTrack, duration: float, cuts: list[float], options: RunOptions
+) -> dict[str, Any]:
+    """The run's correspondence and musicality figures, and the musicality of the decoder's prior samples."""
+    from score_core.analysis import evaluate_music
+    from score_core.analysis.prior import prior_musicality
+    from score_core.analysis.report import clean_figures
+    from score_core.analysis.tempo import TempoMap
+
+    figures = evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
+    assert pipeline._decoder is not None
+    prior = prior_musicality(pipeline._decoder, tempo_bpm=score.tempo_bpm, temperature=options.temperature,
+                             seed=options.seed)
+    return {**figures, "prior_musicality": clean_figures(prior.as_dict())}
 
 
 def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:

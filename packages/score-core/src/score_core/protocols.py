@@ -80,6 +80,10 @@ class RunContext:
     """Writer name -> the (temporary) file it wrote; writers listed in ``requires`` are always present."""
     notes: dict[str, Any] = field(default_factory=dict)
     """Facts writers report for the sidecar, such as which audio renderer ran."""
+    evaluation: dict[str, Any] | None = None
+    """Correspondence and musicality figures (score_core.analysis) when the run was asked to evaluate."""
+    stems: dict[str, Any] = field(default_factory=dict)
+    """Part name -> rendered audio (frames, 2) float32 when the audio writer rendered parts separately."""
 
 
 @runtime_checkable

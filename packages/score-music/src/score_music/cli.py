@@ -18,9 +18,13 @@ WeightsOption = Annotated[str | None, typer.Option("--weights", help="Weights fi
 OverwriteOption = Annotated[bool, typer.Option(help="Replace an existing output file.")]
 
 
-def _decoder(weights: str | None) -> Any:
-    from score_music.loading import load_decoder
+def _decoder(weights: str | None, model: str = "melody") -> Any:
+    from score_music.loading import load_decoder, load_drums_decoder
 
+    if model == "drums":
+        return load_drums_decoder(weights)
+    if model != "melody":
+        raise ScoreError("--model", f"{model!r} is not melody or drums")
     return load_decoder(weights)
 
 
@@ -31,16 +35,20 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise ScoreError(str(path), "its directory does not exist")
 
 
-def _write_events(events: np.ndarray, path: Path, tempo: float, labels: list[str]) -> int:
-    """Write rows of events (one per 2-bar segment) as one MIDI file, a marker per row; returns the note count."""
+def _write_events(events: np.ndarray, path: Path, tempo: float, labels: list[str], drums: bool = False) -> int:
+    """Write rows of events (one per 2-bar segment) as one MIDI file, a marker per row; returns the note count.
+    With ``drums`` the events are drum events, written as GM drum notes on channel 10."""
     from score_core.contracts import Marker, Score
     from score_core.files import atomic_write_bytes
     from score_core.midi import score_to_midi_bytes
+    from score_music.drums import drum_events_to_notes
     from score_music.melody import STEPS_PER_QUARTER, events_to_notes
 
     step = 60.0 / tempo / STEPS_PER_QUARTER
     duration = events.size * step
-    notes = events_to_notes(events.reshape(-1).astype(np.int64), qpm=tempo, end_time=duration)
+    flat = events.reshape(-1).astype(np.int64)
+    notes = (drum_events_to_notes(flat, qpm=tempo, end_time=duration) if drums
+             else events_to_notes(flat, qpm=tempo, end_time=duration))
     markers = tuple(Marker(time=i * events.shape[1] * step, text=label) for i, label in enumerate(labels))
     score = Score(notes=tuple(notes), tempo_bpm=tempo, markers=markers, duration=duration)
     atomic_write_bytes(path, score_to_midi_bytes(score))
@@ -70,16 +78,17 @@ def sample(
     seed: Annotated[int, typer.Option()] = 0,
     tempo: Annotated[float, typer.Option(min=20, max=400)] = 120.0,
     weights: WeightsOption = None,
+    model: Annotated[str, typer.Option("--model", help="melody or drums (GM drums on channel 10).")] = "melody",
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Sample COUNT melodies from the prior, one after another in one MIDI file."""
+    """Sample COUNT melodies (or drum grooves) from the prior, one after another in one MIDI file."""
     import torch
 
     _refuse_existing(output, overwrite)
-    decoder = _decoder(weights)
+    decoder = _decoder(weights, model)
     z = torch.randn(count, decoder.latent_spec.size, generator=torch.Generator().manual_seed(seed)).numpy()
     events = decoder.segment_events(z, temperature=temperature, seed=seed)
-    notes = _write_events(events, output, tempo, [f"sample {i + 1}" for i in range(count)])
+    notes = _write_events(events, output, tempo, [f"sample {i + 1}" for i in range(count)], drums=model == "drums")
     typer.echo(f"{output}: {count} samples, {notes} notes")
 
 
@@ -156,11 +165,27 @@ def build_corpus(
     typer.echo(str(summary))
 
 
+@app.command("build-groove")
+def build_groove(
+    cache: Annotated[Path | None, typer.Option(help="Cache directory (default ~/.cache/score/groove-windows).")]
+    = None,
+    data: Annotated[Path | None, typer.Option(help="Groove MIDI Dataset folder (holding info.csv).")] = None,
+) -> None:
+    """Extract 2-bar drum windows from the Groove MIDI Dataset (its official split) and cache them."""
+    from score_music.groove import build_groove_cache
+
+    typer.echo(str(build_groove_cache(data, cache)))
+
+
 @app.command()
 def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Weights file to write when training ends.")],
-    config: Annotated[str, typer.Option(help="Model configuration.")] = "cat-mel_2bar_small",
-    cache: Annotated[Path | None, typer.Option(help="Window cache from `score music build-corpus`.")] = None,
+    config: Annotated[str | None, typer.Option(
+        help="Model configuration (default: cat-mel_2bar_small; drums: cat-drums_2bar_lite).")] = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="melody (music21 corpus windows) or drums (Groove MIDI windows).")] = "melody",
+    cache: Annotated[Path | None, typer.Option(
+        help="Window cache from `score music build-corpus` (drums: `score music build-groove`).")] = None,
     checkpoints: Annotated[Path, typer.Option(help="Checkpoint directory (resume reads it).")] = Path(
         "musicvae-checkpoints"),
     steps: Annotated[int, typer.Option(min=1)] = 20000,
@@ -182,9 +207,21 @@ def train(
     _refuse_existing(output, overwrite)
     if scheduled_sampling not in ("exact", "parallel", "off"):
         raise ScoreError("--scheduled-sampling", f"{scheduled_sampling!r} is not exact, parallel or off")
-    cache_dir = cache or default_cache_dir()
-    train_windows = load_windows(cache_dir, "train").astype(np.int64)
-    valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+    augment: Any = augment_batch
+    if model == "drums":
+        from score_music.groove import load_groove_split
+
+        config = config or "cat-drums_2bar_lite"
+        augment = None  # drums have no key to transpose
+        train_windows = load_groove_split(cache, "train")
+        valid_windows = load_groove_split(cache, "valid")
+    elif model == "melody":
+        config = config or "cat-mel_2bar_small"
+        cache_dir = cache or default_cache_dir()
+        train_windows = load_windows(cache_dir, "train").astype(np.int64)
+        valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+    else:
+        raise ScoreError("--model", f"{model!r} is not melody or drums")
     checkpoints.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(
         config=config, steps=steps, batch_size=batch_size, seed=seed, checkpoint_dir=checkpoints,
@@ -193,7 +230,7 @@ def train(
         resume=resume, num_threads=threads,
     )
     with _progress(steps) as report:
-        result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment_batch)
+        result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment)
     last = result.validations[-1] if result.validations else None
     facts = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
     if last is not None:
@@ -204,11 +241,44 @@ def train(
         f", validation accuracy {last.accuracy:.3f}" if last else ""))
 
 
+@app.command("export-checkpoint")
+def export_checkpoint(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt written by `score music train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Weights file to write (.pt), with its card.")],
+    model: Annotated[str, typer.Option("--model", help="melody or drums: whose validation windows order the "
+                                                       "latent dimensions.")] = "melody",
+    cache: Annotated[Path | None, typer.Option(help="Window cache of that model's data.")] = None,
+    half: Annotated[bool, typer.Option("--fp16", help="Store the weights as float16.")] = False,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Write the weights of a training checkpoint (e.g. while training still runs) as a loadable weights file."""
+    from score_music.export import export_weights
+    from score_music.model import MusicVAE, MusicVAEConfig
+    from score_music.train import load_checkpoint
+
+    _refuse_existing(output, overwrite)
+    blob = load_checkpoint(checkpoint)
+    net = MusicVAE(MusicVAEConfig.from_dict(blob["config"]))
+    net.load_state_dict(blob["model"])
+    if model == "drums":
+        from score_music.groove import load_groove_split
+
+        valid = load_groove_split(cache, "valid")
+    else:
+        from score_music.corpus import default_cache_dir, load_windows
+
+        valid = load_windows(cache or default_cache_dir(), "valid").astype(np.int64)
+    export_weights(net, output, valid[:4096], {"steps": int(blob["step"]), "seed": blob["settings"].get("seed")},
+                   half=half)
+    typer.echo(f"{output}: {blob['config_name']} at step {blob['step']}" + (" (float16)" if half else ""))
+
+
 @app.command()
 def evaluate(
     weights: WeightsOption = None,
     cache: Annotated[Path | None, typer.Option(help="Window cache from `score music build-corpus`.")] = None,
     split: Annotated[str, typer.Option(help="train, valid or test.")] = "test",
+    model: Annotated[str, typer.Option("--model", help="melody or drums (Groove MIDI windows).")] = "melody",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Held-out metrics of a model on cached windows: loss, KL, teacher-forced and free-running accuracy."""
@@ -220,8 +290,13 @@ def evaluate(
 
     if split not in ("train", "valid", "test"):
         raise ScoreError("--split", f"{split!r} is not train, valid or test")
-    decoder = _decoder(weights)
-    windows = load_windows(cache or default_cache_dir(), split).astype(np.int64)  # type: ignore[arg-type]
+    decoder = _decoder(weights, model)
+    if model == "drums":
+        from score_music.groove import load_groove_split
+
+        windows = load_groove_split(cache, split)
+    else:
+        windows = load_windows(cache or default_cache_dir(), split).astype(np.int64)  # type: ignore[arg-type]
     figures = {"split": split, "windows": len(windows),
                **dataclasses.asdict(evaluate_model(decoder.model, windows))}
     figures.pop("step")

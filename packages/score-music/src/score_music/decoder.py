@@ -4,6 +4,11 @@ Each segment is decoded from its own latent (the decoder's initial state comes f
 first input is the previous segment's last event instead of zeros. So the model knows which note is sounding
 at the join and can hold it (no-event) or end it; the events of all segments are then read as one melody, so a
 note held across a boundary becomes one note, and the last note ends with the video.
+
+On a step grid (`--sync cuts`) a flat model reads the latent path one row per sixteenth (Magenta's decoder
+concatenates z to every step's input) and carries its LSTM state across joins inside a shot; a segment that
+starts a shot restarts from its own latent with a zero first input, as a trained phrase starts, and must begin
+with a note-on, so the new phrase is heard on the cut. Steps named in `accent_steps` also start a note.
 """
 
 from __future__ import annotations
@@ -44,7 +49,49 @@ class MusicVaeDecoder:
             rows.append(events[0].numpy())
         return np.stack(rows)
 
+    def step_events(self, latents: LatentTrack, *, temperature: float, seed: int) -> np.ndarray:
+        """Events (S,) on the track's step grid: a per-step latent path, state carried within shots."""
+        import torch
+
+        from score_music.model.decoder import CategoricalLstmDecoder
+
+        generator = torch.Generator().manual_seed(seed)
+        counts = latents.segment_steps or ()
+        resets = latents.segment_resets or (False,) * len(counts)
+        flat = isinstance(self.model.decoder, CategoricalLstmDecoder)
+        accents = set(latents.accent_steps)
+        pieces: list[np.ndarray] = []
+        previous, state, offset = None, None, 0
+        for index, count in enumerate(counts):
+            restart = index == 0 or resets[index]
+            if flat:
+                path = latents.step_values
+                if path is not None:
+                    rows = path[offset : offset + count]
+                else:
+                    rows = np.repeat(latents.values[index : index + 1], count, axis=0)
+                z = torch.from_numpy(np.array(rows, dtype=np.float32)).unsqueeze(0)
+                onsets = frozenset(t - offset for t in accents if offset <= t < offset + count)
+                if resets[index]:
+                    onsets |= {0}
+                events, state = self.model.decode(
+                    z, steps=count, temperature=temperature, generator=generator,
+                    first_input=None if restart else previous, state=None if restart else state, onset_steps=onsets,
+                )
+            else:  # a hierarchical model decodes whole bars from the segment's latent; the surplus is dropped
+                z = torch.from_numpy(np.array(latents.values[index : index + 1], dtype=np.float32))
+                padded = -(-count // STEPS_PER_BAR) * STEPS_PER_BAR
+                events, _ = self.model.decode(z, steps=padded, temperature=temperature, generator=generator,
+                                              first_input=None if restart else previous)
+                events = events[:, :count]
+            previous = events[:, -1]
+            pieces.append(events[0].numpy())
+            offset += count
+        return np.concatenate(pieces)
+
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        if latents.per_step and latents.step_times is not None:
+            return self._decode_steps(latents, temperature=temperature, seed=seed)
         events = self.segment_events(latents.values, temperature=temperature, seed=seed)
         start, end = float(latents.starts[0]), float(latents.ends[-1])
         notes = events_to_notes(
@@ -53,6 +100,21 @@ class MusicVaeDecoder:
         )
         markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
         return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=markers, duration=end)
+
+    def _decode_steps(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        events = self.step_events(latents, temperature=temperature, seed=seed)
+        grid = np.asarray(latents.step_times)
+        # Decoded at 1 s per step (qpm 15), then each step boundary mapped to its time on the tempo map.
+        in_steps = events_to_notes(events.astype(np.int64), qpm=15.0, program=MELODY_PROGRAM,
+                                   velocity=MELODY_VELOCITY, end_time=float(events.size))
+        steps = np.arange(grid.size, dtype=np.float64)
+        notes = tuple(
+            note.model_copy(update={"start": float(np.interp(note.start, steps, grid)),
+                                    "end": float(np.interp(note.end, steps, grid))})
+            for note in in_steps
+        )
+        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
+        return Score(notes=notes, tempo_bpm=latents.tempo_bpm, markers=markers, duration=float(grid[-1]))
 
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)

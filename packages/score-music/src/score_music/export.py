@@ -28,12 +28,17 @@ def latent_usage(model: Any, windows: np.ndarray, batch_size: int = 512) -> np.n
     return totals / len(windows)
 
 
-def export_weights(model: Any, path: Path, usage_windows: np.ndarray, facts: dict[str, Any] | None = None) -> Path:
-    """Write the weights to ``path`` and, beside them, the JSON card with the dimension order (most used first)."""
+def export_weights(
+    model: Any, path: Path, usage_windows: np.ndarray, facts: dict[str, Any] | None = None, half: bool = False,
+) -> Path:
+    """Write the weights (float16 with ``half``) to ``path`` and, beside them, the JSON card with the dimension
+    order (most used first)."""
+    import torch
+
     from score_music.model.weights import save_weights
 
     model.eval()
-    save_weights(model, model.config, path)
+    save_weights(model, model.config, path, dtype=torch.float16 if half else torch.float32)
     usage = latent_usage(model, usage_windows)
     card = {
         "config": model.config.name,

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 from score_core.contracts import LatentSpec
+from score_core.errors import ScoreError
 from score_core.files import sha256_file
 from score_music.decoder import MusicVaeDecoder
 from score_music.melody import STEPS_PER_BAR
-from score_music.shipped import shipped_weights
+from score_music.shipped import DRUMS_STEM, shipped_weights
 
 
 def card_path(weights: Path) -> Path:
@@ -26,18 +27,34 @@ def dimension_order(weights: Path, z_size: int) -> tuple[int, ...] | None:
     return order if sorted(order) == list(range(z_size)) else None
 
 
-def load_decoder(weights: str | None) -> MusicVaeDecoder:
-    """The decoder for `weights` (a file from `score music train`), or the shipped default when None."""
+def _build(path: Path, label: str, drums: bool | None) -> MusicVaeDecoder:
+    from score_music.drums_decoder import DrumsVaeDecoder
     from score_music.model.weights import load_weights
 
-    path = Path(weights) if weights else shipped_weights().path
     model, config = load_weights(path)
+    is_drums = config.encoder_input == "drum_roll"
+    if drums is not None and drums != is_drums:
+        want = "a drums model" if drums else "a melody model"
+        raise ScoreError(str(path), f"weights are config {config.name!r}, not {want}")
     spec = LatentSpec(
         size=config.z_size,
         bars_per_segment=config.seq_len // STEPS_PER_BAR,
         steps_per_bar=STEPS_PER_BAR,
         dimension_order=dimension_order(path, config.z_size),
     )
-    provenance = {"weights": str(path) if weights else f"shipped:{path.name}", "weights_sha256": sha256_file(path),
-                  "config": config.name}
-    return MusicVaeDecoder(model, spec, provenance)
+    provenance = {"weights": label, "weights_sha256": sha256_file(path), "config": config.name}
+    return (DrumsVaeDecoder if is_drums else MusicVaeDecoder)(model, spec, provenance)
+
+
+def load_decoder(weights: str | None) -> MusicVaeDecoder:
+    """The decoder for `weights` (a file from `score music train`; a drums model gives drums), or the shipped
+    default melody model when None."""
+    path = Path(weights) if weights else shipped_weights().path
+    return _build(path, str(path) if weights else f"shipped:{path.name}", None)
+
+
+def load_drums_decoder(weights: str | None) -> MusicVaeDecoder:
+    """The drums decoder for `weights` (a drums model from `score music train --model drums`), or the shipped
+    drums model when None; a melody weights file is refused."""
+    path = Path(weights) if weights else shipped_weights(DRUMS_STEM).path
+    return _build(path, str(path) if weights else f"shipped:{path.name}", True)

@@ -23,6 +23,7 @@ from score_core.errors import ScoreError
 from score_music.model.config import MusicVAEConfig, get_config
 from score_music.model.lstm import magenta_cell_to_torch
 from score_music.model.vae import MusicVAE
+from score_music.model.weights import build_model
 
 # Optimizer slots and counters a training checkpoint carries besides the model.
 _IGNORED = re.compile(r"^(global_step|beta[12]_power(_\d+)?)$|/(Adam|Adam_1|ExponentialMovingAverage)(_\d+)?$")
@@ -36,7 +37,7 @@ def _lstm_specs(magenta: str, torch_prefix: str, input_size: int, hidden: int, s
 def _layout(config: MusicVAEConfig) -> list[tuple]:
     """(kind, magenta prefix, torch prefix, in, out[, suffix]) for every converted unit of `config`."""
     units: list[tuple] = []
-    inputs = config.num_classes
+    inputs = config.encoder_input_size
     for layer, size in enumerate(config.encoder_sizes):
         for direction, suffix in (("fw", ""), ("bw", "_reverse")):
             units += _lstm_specs(f"encoder/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0",
@@ -52,18 +53,24 @@ def _layout(config: MusicVAEConfig) -> list[tuple]:
         for layer, size in enumerate(config.conductor_sizes):
             units += _lstm_specs(f"{level}/cell_{layer}", f"decoder.conductor.layers.{layer}", inputs, size)
             inputs = size
-        magenta_dec, torch_dec, cond = "core_decoder/decoder", "decoder.core", config.conductor_sizes[-1]
+        cond = config.conductor_sizes[-1]
+        if config.part_classes:  # SplitMultiOutLstmDecoder: one core decoder per part
+            cores = [(f"core_decoder/core_decoder_{i}/decoder", f"decoder.parts.{i}", classes)
+                     for i, classes in enumerate(config.part_classes)]
+        else:
+            cores = [("core_decoder/decoder", "decoder.core", config.num_classes)]
     else:
-        magenta_dec, torch_dec, cond = "decoder", "decoder", config.z_size
-    units.append(("dense", f"{magenta_dec}/z_to_initial_state", f"{torch_dec}.z_to_initial_state", cond,
-                  2 * sum(config.decoder_sizes)))
-    inputs = config.num_classes + cond
-    for layer, size in enumerate(config.decoder_sizes):
-        units += _lstm_specs(f"{magenta_dec}/multi_rnn_cell/cell_{layer}", f"{torch_dec}.lstm.layers.{layer}",
-                             inputs, size)
-        inputs = size
-    units.append(("dense", f"{magenta_dec}/output_projection", f"{torch_dec}.output_projection",
-                  config.decoder_sizes[-1], config.num_classes))
+        cond, cores = config.z_size, [("decoder", "decoder", config.num_classes)]
+    for magenta_dec, torch_dec, classes in cores:
+        units.append(("dense", f"{magenta_dec}/z_to_initial_state", f"{torch_dec}.z_to_initial_state", cond,
+                      2 * sum(config.decoder_sizes)))
+        inputs = classes + cond
+        for layer, size in enumerate(config.decoder_sizes):
+            units += _lstm_specs(f"{magenta_dec}/multi_rnn_cell/cell_{layer}", f"{torch_dec}.lstm.layers.{layer}",
+                                 inputs, size)
+            inputs = size
+        units.append(("dense", f"{magenta_dec}/output_projection", f"{torch_dec}.output_projection",
+                      config.decoder_sizes[-1], classes))
     return units
 
 
@@ -215,7 +222,7 @@ def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
 
 def import_magenta(
     path: str | Path, config: MusicVAEConfig | str, allow_missing_sigma: bool | None = None
-) -> MusicVAE:
+) -> MusicVAE | Any:
     """A MusicVAE (eval mode) with the weights of the Magenta checkpoint at `path`.
 
     `allow_missing_sigma` defaults to True for magenta.js manifests (which may drop `encoder/sigma`)."""
@@ -224,6 +231,6 @@ def import_magenta(
     if allow_missing_sigma is None:
         allow_missing_sigma = Path(path).suffix == ".json" or (Path(path).is_dir() and (
             Path(path) / "weights_manifest.json").is_file())
-    model = MusicVAE(config)
+    model = build_model(config)
     model.load_state_dict(convert_magenta(variables, config, allow_missing_sigma))
     return model.eval()

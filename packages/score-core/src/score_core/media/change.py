@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from av.video.frame import VideoFrame
 
@@ -32,6 +34,8 @@ MAD_FACTOR = 8.0
 ABSOLUTE_FLOOR = 0.08
 #: ... and is this many times larger than the typical change around it (fast motion is not a cut).
 LOCAL_RATIO = 3.0
+#: The slow change compares each frame with the one about this many seconds earlier (fades, dissolves).
+SLOW_LAG = 0.5
 
 
 class ThumbnailDiffer:
@@ -45,14 +49,42 @@ class ThumbnailDiffer:
         self._size = size
         self._grid: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._previous: np.ndarray | None = None
+        self._history: deque[tuple[float, np.ndarray]] = deque()
+        self.last_luma = 0.0
+        """Mean luma (0..1) of the last frame fed in."""
+        self.last_slow_change = 0.0
+        """Change (0..1) of the last frame fed to `measure` from the frame about SLOW_LAG seconds before it."""
+        self.last_mix_residual = 1.0
+        """How far the frame half a lag back is from the average of the two ends, relative to their change:
+        near 0 inside a dissolve (a linear mix), large for motion."""
 
     def __call__(self, frame: VideoFrame) -> float:
         """Change of `frame` from the previous frame fed in, in [0, 1]; 0.0 for the first frame."""
         thumb = self.thumbnail(frame)
+        self.last_luma = float(thumb.mean()) / 255.0
         previous, self._previous = self._previous, thumb
         if previous is None or previous.shape != thumb.shape:
             return 0.0
         return float(np.mean(np.abs(thumb - previous))) / 255.0
+
+    def measure(self, frame: VideoFrame, time: float) -> float:
+        """Like calling the differ, and also sets `last_luma` and `last_slow_change` for the frame at `time`."""
+        change = self(frame)
+        thumb = self._previous
+        assert thumb is not None
+        history = self._history
+        history.append((time, thumb))
+        while len(history) > 2 and history[1][0] <= time - SLOW_LAG:
+            history.popleft()
+        then, old = history[0]
+        slow = then <= time - SLOW_LAG / 2 and old.shape == thumb.shape
+        self.last_slow_change = float(np.mean(np.abs(thumb - old))) / 255.0 if slow else 0.0
+        self.last_mix_residual = 1.0
+        if slow and self.last_slow_change > 0:
+            middle = min(history, key=lambda item: abs(item[0] - (time + then) / 2))[1]
+            residual = float(np.mean(np.abs(middle - (thumb + old) / 2))) / 255.0
+            self.last_mix_residual = residual / self.last_slow_change
+        return change
 
     def thumbnail(self, frame: VideoFrame) -> np.ndarray:
         """An 18x32 float32 grayscale thumbnail of `frame` (values 0..255)."""

@@ -98,6 +98,9 @@ class FrameReader:
         self._lock = threading.Lock()
         self._change_times = array("d")
         self._change_values = array("d")
+        self._luma_values = array("d")
+        self._slow_values = array("d")
+        self._mix_values = array("d")
         self._seconds_decoded = 0.0
         self._frames_decoded = 0
         self._stop: threading.Event | None = None
@@ -146,12 +149,28 @@ class FrameReader:
             values = np.array(self._change_values, dtype=np.float64)
         return SignalTrack(times=times, values=values, name="visual-change")
 
+    def frame_signals(self) -> dict[str, SignalTrack]:
+        """Per decoded frame: "visual-change", "luma" (mean, 0..1), "slow-change" (from ~0.5 s
+        before) and "mix-residual" (near 0 where the frames of the last ~0.5 s are a linear mix: a dissolve)."""
+        with self._lock:
+            times = np.array(self._change_times, dtype=np.float64)
+            signals = {
+                "visual-change": np.array(self._change_values, dtype=np.float64),
+                "luma": np.array(self._luma_values, dtype=np.float64),
+                "slow-change": np.array(self._slow_values, dtype=np.float64),
+                "mix-residual": np.array(self._mix_values, dtype=np.float64),
+            }
+        return {name: SignalTrack(times=times, values=values, name=name) for name, values in signals.items()}
+
     def _batches(self) -> Generator[FrameBatch, None, None]:
         if self.is_decoding:
             raise RuntimeError("this FrameReader is already being iterated")
         with self._lock:
             self._change_times = array("d")
             self._change_values = array("d")
+            self._luma_values = array("d")
+            self._slow_values = array("d")
+            self._mix_values = array("d")
         self._seconds_decoded, self._frames_decoded = 0.0, 0
         items: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=self.queue_size)
         stop = threading.Event()
@@ -233,10 +252,13 @@ class FrameReader:
                 time = raw - origin if raw is not None else (last_time + period if last_time is not None else 0.0)
                 if self.max_duration is not None and time >= self.max_duration:
                     break
-                change = differ(frame)
+                change = differ.measure(frame, time)
                 with self._lock:
                     self._change_times.append(time)
                     self._change_values.append(change)
+                    self._luma_values.append(differ.last_luma)
+                    self._slow_values.append(differ.last_slow_change)
+                    self._mix_values.append(differ.last_mix_residual)
                 last_time = time
                 self._seconds_decoded, self._frames_decoded = time, self._frames_decoded + 1
                 if sampler.keep(time):

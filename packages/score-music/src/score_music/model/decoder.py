@@ -84,16 +84,27 @@ class CategoricalLstmDecoder(nn.Module):
         generator: torch.Generator | None,
         first_input: Tensor | None = None,
         state: LstmState | None = None,
+        onset_steps: frozenset[int] = frozenset(),
     ) -> tuple[Tensor, LstmState]:
-        """Decode `steps` events (batch, steps) from `z`, feeding back each chosen event."""
-        state = self.initial_state(z) if state is None else state
-        previous = as_one_hot(first_input, z.shape[0], self.num_classes, z)
+        """Decode `steps` events (batch, steps) from `z`, feeding back each chosen event.
+
+        `z` is (batch, z) for one latent, or a path (batch, steps, z) read one row per step (the initial state
+        then comes from the first row). At `onset_steps` only note-ons may be chosen."""
+        path = z if z.ndim == 3 else None
+        if path is not None and path.shape[1] != steps:
+            raise ValueError(f"a latent path of {path.shape[1]} steps for {steps} steps")
+        first = path[:, 0] if path is not None else z
+        state = self.initial_state(first) if state is None else state
+        previous = as_one_hot(first_input, first.shape[0], self.num_classes, first)
         events = []
-        for _ in range(steps):
-            logits, state = self.step(previous, z, state)
+        for t in range(steps):
+            logits, state = self.step(previous, path[:, t] if path is not None else z, state)
+            if t in onset_steps:
+                logits = logits.clone()
+                logits[:, :2] = float("-inf")  # no-event and note-off
             chosen = choose(logits, temperature, generator)
             events.append(chosen)
-            previous = F.one_hot(chosen, self.num_classes).to(z.dtype)
+            previous = F.one_hot(chosen, self.num_classes).to(first.dtype)
         return torch.stack(events, dim=1), state
 
 

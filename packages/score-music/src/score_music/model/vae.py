@@ -34,7 +34,7 @@ class MusicVAE(nn.Module):
     def __init__(self, config: MusicVAEConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = BidirectionalLstmEncoder(config.num_classes, config.encoder_sizes, config.z_size)
+        self.encoder = BidirectionalLstmEncoder(config.encoder_input_size, config.encoder_sizes, config.z_size)
         self.decoder: CategoricalLstmDecoder | HierarchicalLstmDecoder
         if config.hierarchical:
             self.decoder = HierarchicalLstmDecoder(
@@ -51,7 +51,17 @@ class MusicVAE(nn.Module):
         """Posterior mean and standard deviation, each (batch, z), of (batch, seq_len) event indices."""
         if events.ndim != 2 or events.shape[1] != self.config.seq_len:
             raise ValueError(f"expected events (batch, {self.config.seq_len}), got {tuple(events.shape)}")
-        return self.encoder(self.one_hot(events))
+        return self.encoder(self.encoder_inputs(events))
+
+    def encoder_inputs(self, events: Tensor) -> Tensor:
+        """What the encoder reads for (batch, time) events: their one-hot, or the drum roll (class bits of the
+        event index, then a bit set on silent steps)."""
+        if self.config.encoder_input == "one_hot":
+            return self.one_hot(events)
+        bits = torch.arange(self.config.encoder_input_size - 1, device=events.device)
+        hits = (events.long().unsqueeze(-1) >> bits) & 1
+        silent = (hits.sum(dim=-1, keepdim=True) == 0).long()
+        return torch.cat([hits, silent], dim=-1).float()
 
     def teacher_forced_logits(self, events: Tensor, z: Tensor) -> Tensor:
         """Logits (batch, time, classes) when the decoder reads the true previous event at every step."""
@@ -76,13 +86,19 @@ class MusicVAE(nn.Module):
         generator: torch.Generator | None = None,
         first_input: Tensor | None = None,
         state: LstmState | None = None,
+        onset_steps: frozenset[int] = frozenset(),
     ) -> tuple[Tensor, LstmState]:
         """Events (batch, steps) from latents (batch, z) and the decoder's final state.
 
         `first_input` (one-hot (batch, classes) or indices (batch,)) and `state` let a caller continue across a
         segment boundary: pass the previous segment's last event (and, for a flat decoder, its final state to
-        keep the old z's state instead of starting from the new z's)."""
+        keep the old z's state instead of starting from the new z's). A flat decoder also takes a latent path
+        (batch, steps, z), one latent per step, and `onset_steps` where only a note-on may start."""
         steps = self.config.seq_len if steps is None else steps
+        if isinstance(self.decoder, CategoricalLstmDecoder):
+            return self.decoder.sample(z, steps, temperature, generator, first_input, state, onset_steps)
+        if z.ndim == 3 or onset_steps:
+            raise ValueError("latent paths and onset steps need a flat decoder")
         return self.decoder.sample(z, steps, temperature, generator, first_input, state)
 
     @torch.no_grad()

@@ -41,7 +41,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def save_weights(
-    model: MusicVAE, config: MusicVAEConfig, path: str | Path, dtype: torch.dtype = torch.float32
+    model: Any, config: MusicVAEConfig, path: str | Path, dtype: torch.dtype = torch.float32
 ) -> Path:
     """Write the model's weights (optionally as float16) and config; `.safetensors` needs safetensors."""
     path = Path(path)
@@ -60,6 +60,15 @@ def save_weights(
         blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config_json, "state_dict": tensors}
         _atomic_write(path, lambda tmp: torch.save(blob, tmp))
     return path
+
+
+def build_model(config: MusicVAEConfig) -> Any:
+    """An untrained model of `config`: a TrioVAE for multi-part configs, else a MusicVAE."""
+    if config.part_classes:
+        from score_music.model.trio import TrioVAE
+
+        return TrioVAE(config)
+    return MusicVAE(config)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -88,7 +97,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 
 def load_weights(
     path: str | Path, expected: str | MusicVAEConfig | None = None
-) -> tuple[MusicVAE, MusicVAEConfig]:
+) -> tuple[Any, MusicVAEConfig]:
     """Rebuild the model saved by `save_weights` (float32, eval mode).
 
     A file of another format, another model type, a config other than `expected`, or tensors that do not fit
@@ -109,7 +118,7 @@ def load_weights(
             if getattr(config, key) != value:
                 raise ScoreError(str(path), f"weights are config {config.name!r} ({key}={getattr(config, key)}), "
                                             f"expected {want.name!r} ({key}={value})")
-    model = MusicVAE(config)
+    model = build_model(config)
     own = model.state_dict()
     for key, value in own.items():
         if key not in tensors:

@@ -61,7 +61,52 @@ class StreamDecoder:
                                             generator=generator)
         return np.asarray(events[0].numpy(), dtype=np.int64)
 
+    def beat_path(self, latents: LatentTrack) -> np.ndarray:
+        """A latent per step (S, z) from a per-step track: each beat (counted from its segment's start) holds the
+        mean of the track's step latents over that beat, so a cut, which starts a segment, starts a new beat."""
+        counts = latents.segment_steps or ()
+        per = self.latent_spec.steps_per_latent or 4
+        source = latents.step_values
+        if source is None:
+            source = np.repeat(latents.values, counts, axis=0)
+        path = np.empty_like(source)
+        offset = 0
+        for count in counts:
+            for beat in range(offset, offset + count, per):
+                stop = min(beat + per, offset + count)
+                path[beat:stop] = source[beat:stop].mean(axis=0)
+            offset += count
+        return path
+
+    def _decode_steps(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        path = torch.from_numpy(np.asarray(self.beat_path(latents), dtype=np.float32)).unsqueeze(0)
+        counts = latents.segment_steps or ()
+        resets = latents.segment_resets or (False,) * len(counts)
+        pieces, previous, state, offset = [], None, None, 0
+        for index, count in enumerate(counts):
+            restart = index == 0 or resets[index]  # a new shot restarts the state from its own latent
+            events, state = self.model.decode_steps(path[:, offset:offset + count], temperature=temperature,
+                                                    generator=generator, first_input=previous,
+                                                    state=None if restart else state)
+            previous = events[:, -1]
+            pieces.append(events[0].numpy())
+            offset += count
+        events = np.concatenate(pieces).astype(np.int64)
+        grid = np.asarray(latents.step_times)
+        # Decoded at 1 s per step (qpm 15), then each step boundary mapped to its time on the tempo map.
+        in_steps = events_to_notes(events, qpm=15.0, program=MELODY_PROGRAM, velocity=MELODY_VELOCITY,
+                                   end_time=float(events.size))
+        steps = np.arange(grid.size, dtype=np.float64)
+        notes = tuple(n.model_copy(update={"start": float(np.interp(n.start, steps, grid)),
+                                           "end": float(np.interp(n.end, steps, grid))}) for n in in_steps)
+        return Score(notes=notes, tempo_bpm=latents.tempo_bpm, duration=float(grid[-1]))
+
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        if latents.per_step and latents.step_times is not None:
+            return self._decode_steps(latents, temperature=temperature, seed=seed)
         step_seconds = 60.0 / latents.tempo_bpm * self.latent_spec.beats_per_bar / self.latent_spec.steps_per_bar
         start, end = float(latents.starts[0]), float(latents.ends[-1])
         # Each latent holds for the grid steps its span covers (one beat = 4 in a per-beat track), counted from

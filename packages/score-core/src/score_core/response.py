@@ -1,0 +1,347 @@
+"""Music that answers the picture: segments that follow shots, a latent path per sixteenth, contrast at cuts.
+
+`--sync cuts` (the default) builds the latent track on the tempo map's step grid: every cut starts a new
+segment exactly on its phrase step, a long shot is split on the map's 2-bar lines, a short shot gets a partial
+segment. Within a shot the latent moves smoothly (frame latents interpolated per step, never across the cut);
+at a cut the decoder restarts from the new shot's latent. After decoding, `answer_cuts` makes each cut audible
+whatever the decoder: each shot keeps one register (notes folded by octaves to within FOLD_REACH of its centre),
+the new shot's centre moves at least REGISTER_JUMP semitones from the last one's (inside the piece's scale when
+the piece has a key: the whole shot moves by scale degrees, so a cut changes register and tonal centre, e.g. to
+the relative key, without leaving the key; without a piece key its key moves a chromatic mediant), its loudness
+follows the shot's brightness, its density changes with its motion, and the note on the cut
+(and on the step after a strong in-shot event) is accented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from score_core.contracts import EventTrack, FeatureTrack, LatentSpec, LatentTrack, Marker, Note, Score, SignalTrack
+from score_core.protocols import Bridge
+from score_core.tempo import TempoPlan
+
+#: Consecutive shots' pitch centres differ by at least this many semitones where a move allows.
+REGISTER_JUMP = 9
+#: Within a shot, notes further than this from its centre are folded back by octaves.
+FOLD_REACH = 7
+#: Pitch centres are kept within this range when a shot is moved.
+REGISTER_RANGE = (48, 84)
+#: Velocity added to the first note of a shot and to the answer to an in-shot event.
+ACCENT = 28
+#: Loudness of consecutive shots differs by at least this much velocity.
+LEVEL_JUMP = 14
+#: In-shot events at least this strong are answered.
+EVENT_STRENGTH = 1.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of steps decoded from one latent: where it starts on the grid, its length, and whether a shot starts."""
+
+    start: int
+    steps: int
+    cut: bool
+
+
+def shot_segments(plan: TempoPlan, steps: int, bars_per_segment: int, steps_per_bar: int) -> list[Segment]:
+    """Segments over `steps` steps: one starts at every cut step; inside a shot they break on the map's
+    `bars_per_segment`-bar lines; a piece shorter than a bar merges into its neighbour within the shot."""
+    cut_steps = sorted({s for s in plan.cut_steps if 0 < s < steps})
+    shots = list(zip([0, *cut_steps], [*cut_steps, steps], strict=True))
+    span = bars_per_segment * steps_per_bar
+    segments: list[Segment] = []
+    for index, (first, last) in enumerate(shots):
+        lines = [first, *range((first // span + 1) * span, last, span), last]
+        pieces = [[a, b] for a, b in pairwise(lines)]
+        if len(pieces) > 1 and pieces[0][1] - pieces[0][0] < steps_per_bar:
+            pieces[0][0], _ = pieces.pop(0)
+        if len(pieces) > 1 and pieces[-1][1] - pieces[-1][0] < steps_per_bar:
+            _, pieces[-1][1] = pieces.pop()
+        segments.extend(Segment(a, b - a, cut=index > 0 and a == first) for a, b in pieces)
+    return segments
+
+
+def cut_latents(
+    bridge: Bridge,
+    features: FeatureTrack,
+    spec: LatentSpec,
+    plan: TempoPlan,
+    duration: float,
+    events: EventTrack,
+) -> LatentTrack:
+    """The latent track for `--sync cuts`: segments on the plan's grid and a per-step latent path within shots."""
+    step_times = plan.step_times
+    steps = plan.steps
+    segments = shot_segments(plan, steps, spec.bars_per_segment, spec.steps_per_bar)
+    frame_times = features.times
+    per_frame = bridge.to_latents(features, spec, frame_times, frame_times + 1e-6, plan.tempo_bpm).values
+    shot_bounds = [0.0, *(e.time for e in events.shot_starts), np.inf]
+    cut_starts = [seg.start for seg in segments if seg.cut]
+    step_shot = np.searchsorted(np.asarray(cut_starts, dtype=np.int64), np.arange(steps), side="right")
+    centres = (step_times[:-1] + step_times[1:]) / 2
+    path = np.empty((steps, spec.size), dtype=np.float64)
+    for shot in range(len(cut_starts) + 1):
+        mask = step_shot == shot
+        if not mask.any():
+            continue
+        low, high = shot_bounds[min(shot, len(shot_bounds) - 2)], shot_bounds[min(shot + 1, len(shot_bounds) - 1)]
+        inside = (frame_times >= low) & (frame_times < high)
+        if not inside.any():  # no sampled frame in this shot: the one nearest its middle
+            middle = float(np.mean(centres[mask]))
+            inside = np.zeros_like(inside)
+            inside[int(np.argmin(np.abs(frame_times - middle)))] = True
+        times, values = frame_times[inside], per_frame[inside]
+        for dim in range(spec.size):
+            path[mask, dim] = np.interp(centres[mask], times, values[:, dim])
+    starts = np.array([step_times[s.start] for s in segments])
+    ends = np.array([step_times[s.start + s.steps] for s in segments])
+    means = np.stack([path[s.start : s.start + s.steps].mean(axis=0) for s in segments])
+    accents = accent_steps(events, step_times, cut_starts)
+    return LatentTrack(
+        starts=starts, ends=ends, values=means.astype(np.float32), spec=spec, tempo_bpm=plan.tempo_bpm,
+        step_times=step_times, step_values=path.astype(np.float32), segment_steps=tuple(s.steps for s in segments),
+        segment_resets=tuple(s.cut for s in segments), accent_steps=accents,
+    )
+
+
+def accent_steps(events: EventTrack, step_times: np.ndarray, cut_steps: Sequence[int]) -> tuple[int, ...]:
+    """The step after each strong in-shot event (the next sixteenth), skipping steps where a shot starts."""
+    found: set[int] = set()
+    taken = set(cut_steps)
+    for event in events.in_shot:
+        if event.strength < EVENT_STRENGTH:
+            continue
+        step = int(np.searchsorted(step_times, event.time - 1e-9, side="left"))
+        if step < step_times.size - 1 and step not in taken:
+            found.add(step)
+    return tuple(sorted(found))
+
+
+def shot_levels(luma: SignalTrack | None, shot_starts: Sequence[float], count: int) -> list[int]:
+    """A base velocity per shot from its mean brightness (brighter is louder), consecutive shots apart by
+    LEVEL_JUMP."""
+    levels: list[int] = []
+    bounds = [0.0, *shot_starts, np.inf]
+    for shot in range(count):
+        level = 84.0
+        if luma is not None and luma.times.size:
+            inside = (luma.times >= bounds[shot]) & (luma.times < bounds[shot + 1])
+            if inside.any():
+                level = 60.0 + 50.0 * float(np.mean(luma.values[inside]))
+        if levels and abs(level - levels[-1]) < LEVEL_JUMP:
+            level = levels[-1] + LEVEL_JUMP if level >= levels[-1] or levels[-1] < 70 else levels[-1] - LEVEL_JUMP
+        levels.append(round(min(max(level, 40.0), 105.0)))
+    return levels
+
+
+def shot_densities(change: SignalTrack | None, shot_starts: Sequence[float], count: int) -> list[int]:
+    """Per shot: +1 (denser) when it moves more than the shot before, -1 (sparser) when less, 0 for the first."""
+    motion: list[float] = []
+    bounds = [0.0, *shot_starts, np.inf]
+    for shot in range(count):
+        value = 0.0
+        if change is not None:
+            inside = (change.times > bounds[shot] + 0.1) & (change.times < bounds[shot + 1])  # skip the cut frame
+            value = float(np.median(change.values[inside])) if inside.any() else 0.0
+        motion.append(value)
+    return [0] + [1 if motion[i] > motion[i - 1] else -1 for i in range(1, count)]
+
+
+def _with_density(notes: list[Note], density: int, step: float) -> list[Note]:
+    """Denser: notes of two sixteenths or more re-attacked every eighth; sparser: every other onset dropped,
+    the kept note held over it. The first note (on the cut) always stays."""
+    if density == 0 or len(notes) < 2:
+        return notes
+    ordered = sorted(notes, key=lambda n: (n.start, n.pitch))
+    if density < 0:
+        kept: list[Note] = []
+        for index, note in enumerate(ordered):
+            if index % 2 == 0:
+                kept.append(note)
+            else:
+                kept[-1] = kept[-1].model_copy(update={"end": max(kept[-1].end, note.end)})
+        return kept
+    result: list[Note] = []
+    eighth = 2 * step
+    for note in ordered:
+        start = note.start
+        while note.end - start >= 2 * eighth - 1e-6:
+            result.append(note.model_copy(update={"start": start, "end": start + eighth}))
+            start += eighth
+        result.append(note.model_copy(update={"start": start}))
+    return result
+
+
+def answer_cuts(
+    score: Score,
+    shot_starts: Sequence[float],
+    accents: Sequence[float],
+    levels: Sequence[int],
+    step: float,
+    densities: Sequence[int] = (),
+    scale: frozenset[int] | None = None,
+) -> Score:
+    """The score with a register move (by degrees of ``scale`` when given, so every note stays in it), a
+    loudness level, a density change and an accent at each shot start, and accents on the notes answering
+    in-shot events; notes are matched to a shot start or accent when they begin within one sixteenth (`step`
+    seconds) after it."""
+    bounds = np.asarray(shot_starts, dtype=np.float64)
+    if densities:
+        by_shot: dict[int, list[Note]] = {}
+        for note in score.notes:
+            by_shot.setdefault(int(np.searchsorted(bounds, note.start + 1e-6, side="right")), []).append(note)
+        changed = [
+            n for shot, group in sorted(by_shot.items())
+            for n in _with_density(group, densities[min(shot, len(densities) - 1)], step)
+        ]
+        score = score.model_copy(update={"notes": tuple(changed)})
+    melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
+    shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
+    degrees = _degree_shifts(melodic, shot_of, len(bounds) + 1, scale) if scale else None
+    shifts = _register_shifts(melodic, shot_of, len(bounds) + 1)
+    centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
+    accent_times = np.sort(np.asarray([*shot_starts, *accents], dtype=np.float64))
+    notes: list[Note] = []
+    for note in score.notes:
+        shot = shot_of[id(note)]
+        velocity = note.velocity * levels[min(shot, len(levels) - 1)] / 90.0
+        near = np.searchsorted(accent_times, note.start + 1e-6, side="right") - 1
+        if near >= 0 and note.start - accent_times[near] < step - 1e-6:
+            velocity += ACCENT
+        if note.is_drum:
+            pitch = note.pitch
+        elif degrees is not None and scale:
+            move = degrees[shot] if note.part != "bass" else (degrees[shot] + 3) % 7 - 3
+            pitch = _in_range(shift_degrees(note.pitch if note.part == "bass" else _fold(note.pitch, centres[shot]),
+                                            move, scale))
+        elif note.part == "bass":  # a band's bass keeps its register and follows the melody's key change
+            pitch = _in_range(note.pitch + (shifts[shot] + 6) % 12 - 6)
+        else:
+            pitch = _in_range(_fold(note.pitch, centres[shot]) + shifts[shot])
+        notes.append(note.model_copy(update={"pitch": pitch, "velocity": int(min(127, max(1, round(velocity))))}))
+    return score.model_copy(update={"notes": tuple(notes)})
+
+
+def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[int]:
+    """Shift per shot (-24..24 semitones) so each shot's pitch centre (duration-weighted mean) moves at least
+    REGISTER_JUMP from the previous shot's and its key lands a chromatic mediant away (3 or 4 semitones up or
+    down: the film composer's cut, sharing few notes with the old key), or failing that any new key."""
+    shifts = [0] * shots
+    previous: tuple[float, int] | None = None  # (centre, key) of the last shot with notes
+    for shot in range(shots):
+        members = [n for n in notes if shot_of[id(n)] == shot]
+        if not members:
+            continue
+        weights = np.array([n.end - n.start for n in members])
+        pitches = np.array([n.pitch for n in members], dtype=np.float64)
+        raw = float(np.average(pitches, weights=weights))
+        centre = float(np.average([_fold(int(p), raw) for p in pitches], weights=weights))  # as it will sound
+        key = best_major_key(pitches.astype(int), weights)
+        if previous is not None:
+            shifts[shot] = _best_move(centre, key, *previous)
+        previous = (centre + shifts[shot], (key + shifts[shot]) % 12)
+    return shifts
+
+
+def _degree_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int]) -> list[int]:
+    """Move per shot in scale degrees (-14..14) so each shot's pitch centre moves at least REGISTER_JUMP from the
+    previous shot's, preferring moves that are not whole octaves (the tonal centre changes too), then small ones."""
+    moves = [0] * shots
+    centres = _shot_centres(notes, shot_of, shots)
+    previous: float | None = None
+    for shot in range(shots):
+        members = [n for n in notes if shot_of[id(n)] == shot]
+        if not members:
+            continue
+        weights = np.array([n.end - n.start for n in members])
+        folded = [_fold(n.pitch, centres[shot]) for n in members]
+
+        def centre_after(move: int, folded: list[int] = folded, weights: np.ndarray = weights) -> float:
+            return float(np.average([shift_degrees(p, move, scale) for p in folded], weights=weights))
+
+        if previous is not None:
+            def rank(move: int, previous: float = previous) -> tuple[int, int, int]:
+                jump = abs(centre_after(move) - previous)
+                return (0 if jump >= REGISTER_JUMP else 1, 0 if move % 7 else 1, abs(move))
+
+            allowed = [m for m in range(-14, 15) if REGISTER_RANGE[0] <= centre_after(m) <= REGISTER_RANGE[1]] or [0]
+            moves[shot] = min(allowed, key=rank)
+        previous = centre_after(moves[shot])
+    return moves
+
+
+def shift_degrees(pitch: int, degrees: int, scale: frozenset[int]) -> int:
+    """``pitch`` moved by ``degrees`` steps of ``scale``; a pitch outside the scale moves as the scale tone below it."""
+    if not degrees:
+        return pitch
+    base = pitch
+    while base % 12 not in scale:
+        base -= 1
+    target, step = base, 1 if degrees > 0 else -1
+    for _ in range(abs(degrees)):
+        target += step
+        while target % 12 not in scale:
+            target += step
+    return pitch + target - base
+
+
+def _best_move(centre: float, key: int, previous_centre: float, previous_key: int) -> int:
+    def rank(move: int) -> tuple[int, int, int]:
+        interval = (key + move - previous_key) % 12
+        harmony = 0 if interval in (3, 4, 8, 9) else 1 if interval else 2
+        jump = abs(centre + move - previous_centre)
+        return (0 if jump >= REGISTER_JUMP else 1, harmony, abs(move))
+
+    allowed = [m for m in range(-24, 25) if REGISTER_RANGE[0] <= centre + m <= REGISTER_RANGE[1]] or [0]
+    return min(allowed, key=rank)
+
+
+def best_major_key(pitches: np.ndarray, weights: np.ndarray) -> int:
+    """Tonic pitch class (0 = C) of the major scale holding the most duration of the notes."""
+    classes = np.zeros(12)
+    np.add.at(classes, np.asarray(pitches) % 12, weights)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11])
+    return int(np.argmax([classes[(scale + tonic) % 12].sum() for tonic in range(12)]))
+
+
+def _shot_centres(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[float]:
+    """Duration-weighted mean pitch of each shot's notes (60 for a shot without notes)."""
+    centres = []
+    for shot in range(shots):
+        members = [n for n in notes if shot_of[id(n)] == shot]
+        weights = [n.end - n.start for n in members]
+        centres.append(float(np.average([n.pitch for n in members], weights=weights)) if members else 60.0)
+    return centres
+
+
+def _fold(pitch: int, centre: float) -> int:
+    """The pitch moved by octaves to within FOLD_REACH of the shot's centre: the shot keeps one register."""
+    while pitch > centre + FOLD_REACH:
+        pitch -= 12
+    while pitch < centre - FOLD_REACH:
+        pitch += 12
+    return pitch
+
+
+def _in_range(pitch: int) -> int:
+    while pitch < 21:
+        pitch += 12
+    while pitch > 108:
+        pitch -= 12
+    return pitch
+
+
+def hit_cues(events: EventTrack, plan: TempoPlan) -> tuple[Marker, ...]:
+    """A cue point per event: shot starts at their phrase step (the text says where the tempo map put them:
+    downbeat, beat, step or snapped), in-shot events at their own time."""
+    cues: list[Marker] = []
+    shots = events.shot_starts
+    for event, step, place in zip(shots, plan.cut_steps, plan.placements, strict=False):
+        cues.append(Marker(time=float(plan.step_times[step]), text=f"{event.kind} {event.time:.3f}s {place}"))
+    for event in events.in_shot:
+        cues.append(Marker(time=event.time, text=f"{event.kind} {event.time:.3f}s"))
+    return tuple(sorted(cues, key=lambda m: (m.time, m.text)))

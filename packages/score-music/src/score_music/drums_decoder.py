@@ -1,0 +1,24 @@
+"""The drums MusicVAE as the pipeline's music decoder: GM drum notes on channel 10, one latent per 2 bars."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from score_core.contracts import LatentTrack, Marker, Score
+from score_music.decoder import MusicVaeDecoder
+from score_music.drums import drum_events_to_notes
+
+DRUM_VELOCITY = 100
+
+
+class DrumsVaeDecoder(MusicVaeDecoder):
+    """A MusicVAE over Magenta's 512 drum events; segments join as in the melody decoder (each starts from the
+    previous segment's last event), and every hit becomes a one-step GM drum note (``Note.is_drum``)."""
+
+    def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        events = self.segment_events(latents.values, temperature=temperature, seed=seed)
+        start, end = float(latents.starts[0]), float(latents.ends[-1])
+        notes = drum_events_to_notes(events.reshape(-1).astype(np.int64), qpm=latents.tempo_bpm, start=start,
+                                     velocity=DRUM_VELOCITY, end_time=end)
+        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
+        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=markers, duration=end)

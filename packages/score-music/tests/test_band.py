@@ -1,0 +1,68 @@
+"""The band decoder: melody + a bass on the melody's chords (+ drums when installed), each note tagged with its part."""
+
+import numpy as np
+import pytest
+
+from score_core.contracts import Note
+from score_core.keys import estimate_key, parse_key
+from score_core.testing import check_decoder
+from score_music.band import bass_line, build_band, chord_root, segment_energy
+
+pytest.importorskip("torch")
+
+
+def _melody(pitches, start=0.0, step=0.5):
+    return [Note(pitch=p, velocity=90, start=start + i * step, end=start + (i + 1) * step, part="melody")
+            for i, p in enumerate(pitches)]
+
+
+@pytest.fixture(scope="module")
+def band():
+    return build_band(None)
+
+
+def test_band_passes_the_decoder_contract_and_tags_every_note_with_its_part(band):
+    check_decoder(band)
+    from score_core.testing import _latent_track  # the same random latents the contract check uses
+
+    score = band.decode(_latent_track(band, 3, seed=3), temperature=1.0, seed=7)
+    parts = {n.part for n in score.notes}
+    assert {"melody", "bass"} <= parts <= {"melody", "bass", "drums"}
+    assert all(n.program == 33 for n in score.notes if n.part == "bass")
+    if band.drums is None:
+        assert band.notices == ["band: no drums, the 'musicvae-drums' decoder is not installed"]
+
+
+def test_chord_root_takes_the_triad_that_covers_the_melody():
+    weights = np.zeros(12)
+    weights[[7, 11, 2]] = 1.0  # G B D
+    assert chord_root(weights, parse_key("C major")) == 7
+    weights = np.zeros(12)
+    weights[[9, 0, 4]] = 1.0  # A C E
+    assert chord_root(weights, parse_key("C major")) == 9
+    weights = np.zeros(12)
+    weights[[2, 5, 9]] = 1.0  # D F A: ii is never taken (it would turn diminished in minor); IV covers F and A
+    assert chord_root(weights, parse_key("C major")) == 5
+
+
+def test_bass_plays_the_melodys_chords_under_it_in_the_melodys_key():
+    melody = _melody([67, 71, 74, 71, 72, 76, 79, 76], step=0.25)  # a bar of G major, then a bar of C major
+    bass = bass_line(melody, np.array([0.0]), 240.0, np.array([0.5]), end=2.0)
+    first_bar = {n.pitch % 12 for n in bass if n.start < 1.0}
+    second_bar = {n.pitch % 12 for n in bass if n.start >= 1.0}
+    assert first_bar <= {7, 2} and 7 in first_bar  # G root and D fifth
+    assert second_bar <= {0, 7} and 0 in second_bar
+    assert max(n.pitch for n in bass) < min(n.pitch for n in melody)
+    assert {n.pitch % 12 for n in bass} <= estimate_key(melody).scale()
+
+
+def test_busier_pictures_give_busier_bass():
+    melody = _melody([60, 64, 67, 64] * 4)
+    calm = bass_line(melody, np.array([0.0, 4.0]), 120.0, np.array([0.0, 0.0]), end=8.0)
+    busy = bass_line(melody, np.array([0.0, 4.0]), 120.0, np.array([1.0, 1.0]), end=8.0)
+    assert len(busy) > 2 * len(calm)
+
+
+def test_segment_energy_ranks_how_far_the_latent_moves():
+    latents = np.array([[0.0], [0.1], [3.0], [3.2]])
+    assert segment_energy(latents).tolist() == [0.5, 0.0, 1.0, 0.5]
