@@ -4,10 +4,9 @@ Response: both decoders read the same true previous events (teacher forcing) so 
 between two runs is the latent; the total variation between their next-event distributions at each step
 after the jump says how much, and how soon, a new latent changes the music.
 
-Musicality (per melody, then averaged): in-scale fraction = share of note onsets whose pitch class lies in the
-best-fitting major (diatonic) scale; pitch-class entropy = Shannon entropy in bits of the onset pitch-class
-histogram (MusDr's PCHE counts durations; here every onset counts once); mean |interval| = mean absolute
-semitone step between consecutive onsets.
+Musicality (per melody, then averaged) uses score_core.analysis' definitions: in-scale fraction over the best
+diatonic scale, pitch-class entropy per bar (PCHE, bits), mean |interval| between consecutive melody notes,
+empty-bar rate.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import numpy as np
 
 from score_music.melody import FIRST_NOTE_ON, MIN_PITCH
 
-MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
-
 
 def onset_pitches(events: np.ndarray) -> np.ndarray:
     """MIDI pitches of the note-ons in a 1-d event array, in order."""
@@ -30,38 +27,50 @@ def onset_pitches(events: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Musicality:
-    """Averages over melodies (melodies without notes are counted in `empty`, not in the averages)."""
+    """Averages over melodies of score_core.analysis' figures (melodies without notes count only in `empty`)."""
 
     in_scale: float
     pitch_class_entropy: float
     mean_abs_interval: float
     notes_per_bar: float
+    empty_bar_rate: float
     empty: float
     """Fraction of melodies with no note at all."""
 
 
-def musicality(melodies: np.ndarray, steps_per_bar: int = 16) -> Musicality:
-    """Musicality figures of melodies (n, steps) of events."""
-    scale_masks = np.zeros((12, 12), dtype=bool)
-    for tonic in range(12):
-        scale_masks[tonic, (MAJOR_SCALE + tonic) % 12] = True
-    in_scale, entropy, interval, density = [], [], [], []
+def musicality(melodies: np.ndarray, qpm: float = 120.0) -> Musicality:
+    """Musicality of melodies (n, steps) of events, each read as a piece at `qpm` in 4/4."""
+    from score_core.analysis.musicality import (
+        empty_bar_rate,
+        in_scale_fraction,
+        mean_abs_interval,
+        pitch_class_entropy,
+    )
+    from score_core.analysis.tempo import TempoMap
+    from score_music.melody import STEPS_PER_BAR, events_to_notes
+
+    tempo = TempoMap.constant(qpm)
+    figures: dict[str, list[float]] = {"in": [], "pche": [], "interval": [], "density": [], "empty_bars": []}
     empty = 0
-    for row in np.asarray(melodies):
-        pitches = onset_pitches(row)
-        density.append(len(pitches) / (len(row) / steps_per_bar))
-        if not len(pitches):
+    rows = np.asarray(melodies)
+    for row in rows:
+        duration = len(row) * 15.0 / qpm
+        notes = events_to_notes(np.asarray(row, dtype=np.int64), qpm=qpm, end_time=duration)
+        figures["density"].append(len(notes) / (len(row) / STEPS_PER_BAR))
+        if not notes:
             empty += 1
             continue
-        histogram = np.bincount(pitches % 12, minlength=12).astype(np.float64)
-        in_scale.append(float((scale_masks @ histogram).max() / histogram.sum()))
-        p = histogram[histogram > 0] / histogram.sum()
-        entropy.append(float(-(p * np.log2(p)).sum()))
-        if len(pitches) > 1:
-            interval.append(float(np.abs(np.diff(pitches)).mean()))
+        figures["in"].append(in_scale_fraction(notes))
+        figures["pche"].append(pitch_class_entropy(notes, tempo, duration))
+        figures["interval"].append(mean_abs_interval(notes))
+        figures["empty_bars"].append(empty_bar_rate(notes, tempo, duration))
+
     def mean(values: list[float]) -> float:
-        return float(np.mean(values)) if values else float("nan")
-    return Musicality(mean(in_scale), mean(entropy), mean(interval), mean(density), empty / max(len(melodies), 1))
+        finite = [v for v in values if not np.isnan(v)]
+        return float(np.mean(finite)) if finite else float("nan")
+
+    return Musicality(mean(figures["in"]), mean(figures["pche"]), mean(figures["interval"]),
+                      mean(figures["density"]), mean(figures["empty_bars"]), empty / max(len(rows), 1))
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
