@@ -113,7 +113,7 @@ def bench_run(
     from score_core.pipeline import Pipeline, RunOptions, StageChoice, run
 
     for label, options in (
-        ("MIDI only", RunOptions(audio=False, video=False, overwrite=True)),
+        ("MIDI only", RunOptions(skip=("audio",), overwrite=True)),
         ("all outputs", RunOptions(overwrite=True)),
     ):
         with tempfile.TemporaryDirectory() as out:

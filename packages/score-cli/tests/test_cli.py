@@ -1,6 +1,7 @@
 """The CLI in-process: listing commands, plugin sub-commands, error reporting, corpus bridges."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,120 @@ def test_bridge_fit_on_a_folder_without_videos(capsys, tmp_path):
             "arpeggio"]
     assert main(args) == 2
     assert "holds no videos" in capsys.readouterr().err
+
+
+def test_bridge_fit_onto_a_directory_or_with_a_layer_the_encoder_lacks(capsys, tmp_path):
+    corpus = tmp_path / "archive"
+    corpus.mkdir()
+    write_test_video(corpus / "a.mp4", duration=3.0)
+    args = ["bridge", "fit", str(corpus), "--vision", "color-stats", "--music", "arpeggio"]
+    assert main([*args, "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"score: error: {tmp_path}: is a directory; give the bridge a file " \
+                                              "name, such as bridge.npz"
+    assert main([*args, "-o", str(tmp_path / "b.npz"), "--layer", "features.3"]) == 2
+    assert "encoder 'color-stats': takes no option 'layer'" in capsys.readouterr().err
+    assert not (tmp_path / "b.npz").exists()
+
+
+class _OptionsPlugin:
+    """An encoder declaring a typed option, one claiming temporal features without reset(), one that exits."""
+
+    @hookimpl
+    def register_encoders(self, register):
+        from score_core.contracts import EncoderSpec
+        from score_core.registrations import EncoderRegistration, StageOptions
+
+        class Bins(StageOptions):
+            bins: int = 4
+
+        class Binned:
+            def __init__(self, bins, temporal=False):
+                self.spec = EncoderSpec(name="binned", feature_size=bins, input_size=(8, 8), temporal=temporal)
+
+            def encode(self, frames):
+                return np.stack([np.histogram(f, bins=self.spec.feature_size, range=(0, 255))[0] for f in frames]
+                                ).astype(np.float32)
+
+            def provenance(self):
+                return {}
+
+        temporal = EncoderSpec(name="forgetful", feature_size=4, input_size=(8, 8), temporal=True)
+        plain = EncoderSpec(name="binned", feature_size=4, input_size=(8, 8))
+        register(EncoderRegistration("binned", "histogram", plain, lambda weights, bins: Binned(bins), options=Bins))
+        register(EncoderRegistration("forgetful", "no reset", temporal, lambda weights: Binned(4, temporal=True)))
+        register(EncoderRegistration("exits", "exits", temporal, lambda weights: sys.exit(3)))
+
+
+def test_stage_options_are_typed_and_unknown_ones_refused(capsys, tmp_path):
+    video = write_test_video(tmp_path / "clip.mp4", duration=5.0)
+    run = ["run", str(video), "--no-audio", "-o", str(tmp_path / "out")]
+    refusals = {
+        ("--vision", "color-stats", "--music", "arpeggio", "--music-weights", "w.pt"):
+            "decoder 'arpeggio': takes no option 'weights' (it takes: no options)",
+        ("--vision", "color-stats", "--music", "arpeggio", "--vision-opt", "layer=features.3"):
+            "encoder 'color-stats': takes no option 'layer' (it takes: no options)",
+        ("--vision", "binned", "--music", "arpeggio", "--vision-opt", "bins=many"):
+            "encoder 'binned': option 'bins': Input should be a valid integer",
+        ("--vision", "binned", "--music", "arpeggio", "--vision-opt", "bins"): "--vision-opt bins: expected KEY=VALUE",
+        ("--vision", "forgetful", "--music", "arpeggio"): "encoder 'forgetful': declares temporal features but has no",
+        ("--vision", "exits", "--music", "arpeggio"): "encoder 'exits': failed to build: SystemExit(3)",
+    }
+    with register_plugin(_OptionsPlugin(), name="options"):
+        for args, message in refusals.items():
+            assert main([*run, *args]) == 2, args
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"score: error: {message}"), lines
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+        assert main([*run, "--vision", "binned", "--music", "arpeggio", "--vision-opt", "bins=6", "--json"]) == 0
+    sidecar = json.loads((tmp_path / "out" / "clip.json").read_text())
+    assert sidecar["parameters"]["vision_options"] == {"bins": 6}
+
+
+class _LyricsPlugin:
+    """A third-party writer with an option, reporting a note for the sidecar; and one that mutates the context."""
+
+    @hookimpl
+    def register_writers(self, register):
+        from score_core.registrations import StageOptions, WriterRegistration
+
+        class LyricsOptions(StageOptions):
+            words: int = 3
+
+        class Lyrics:
+            def __init__(self, words):
+                self.words = words
+
+            def write(self, context, path):
+                path.write_text(" ".join(["la"] * self.words) + f" ({len(context.score.notes)} notes)\n")
+                return {"words": self.words, "after_midi": "midi" in context.written}
+
+        class Meddler:
+            def write(self, context, path):
+                path.write_text("x")
+                context.notes["midi"] = "rewritten"
+
+        register(WriterRegistration("lyrics", "words", ".txt", Lyrics, requires=("midi",), options=LyricsOptions))
+        register(WriterRegistration("meddler", "mutates the context", ".meddle", Meddler))
+
+
+def test_writers_declare_options_are_skipped_and_get_a_read_only_context(capsys, tmp_path):
+    video = write_test_video(tmp_path / "clip.mp4", duration=5.0)
+    out = tmp_path / "out"
+    run = ["run", str(video), "--vision", "color-stats", "--music", "arpeggio", "--no-audio", "-o", str(out)]
+    with register_plugin(_LyricsPlugin(), name="lyrics"):
+        for args, message in {("--skip", "nope"): "writer 'nope': no such writer installed",
+                              ("--writer-opt", "lyrics.rhymes=yes"): "writer 'lyrics': takes no option 'rhymes' "
+                                                                     "(it takes: words)",
+                              ("--writer-opt", "audio.volume=3"): "writer 'audio': takes no option 'volume'",
+                              (): "writer 'meddler': failed: TypeError("}.items():
+            assert main([*run, *args]) == 2, args
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"score: error: {message}"), lines
+            assert not out.exists() or not list(out.iterdir())
+        assert main([*run, "--skip", "meddler", "--writer-opt", "lyrics.words=5"]) == 0
+        assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.mid", "clip.txt"]
+        sidecar = json.loads((out / "clip.json").read_text())
+        assert sidecar["writers"]["lyrics"] == {"words": 5, "after_midi": True}
+        assert (out / "clip.txt").read_text().startswith("la la la la la (")
+        assert main([*run, "--skip", "meddler", "--skip", "midi", "--overwrite", "-o", str(tmp_path / "o2")]) == 0
+        assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["clip.json"]  # lyrics needs midi

@@ -83,3 +83,37 @@ def test_loading_a_file_that_is_not_a_bridge_names_it(tmp_path):
     path.write_text("not numpy")
     with pytest.raises(ScoreError, match=r"notes\.npz: not a saved PCA bridge"):
         PcaBridge.from_file(path)
+
+
+def _saved(tmp_path, **changes) -> tuple:
+    whitening = PcaWhitening.fit(np.random.default_rng(6).standard_normal((30, 10)), 4, "wide")
+    arrays = {"mean": whitening.mean, "components": whitening.components, "std": whitening.std,
+              "encoder": np.array("wide"), **changes}
+    path = tmp_path / "bridge.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "cause"),
+    [
+        ({"mean": np.full(10, np.nan)}, "mean holds NaN"),
+        ({"std": np.array([1.0, np.inf, 1.0, 1.0])}, "std holds NaN or infinity"),
+        ({"components": np.zeros((4, 9))}, r"components are \(4, 9\), expected \(4, 10\)"),
+        ({"std": -np.ones(4)}, "std holds negative values"),
+        ({"mean": np.array(["a"] * 10)}, "mean holds <U1 values, not numbers"),
+        ({"mean": np.zeros((2, 5))}, r"arrays of shapes mean \(2, 5\)"),
+    ],
+)
+def test_a_damaged_bridge_is_refused_whole_when_loaded(tmp_path, changes, cause):
+    with pytest.raises(ScoreError, match=r"bridge\.npz: damaged PCA bridge: " + cause):
+        PcaBridge.from_file(_saved(tmp_path, **changes))
+
+
+def test_a_truncated_or_directory_bridge_is_refused_with_one_line(tmp_path):
+    path = _saved(tmp_path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ScoreError, match=r"bridge\.npz: not a saved PCA bridge, or damaged"):
+        PcaBridge.from_file(path)
+    with pytest.raises(ScoreError, match="is a directory"):
+        PcaBridge.from_file(tmp_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from score_core.errors import ScoreError
 from score_music import corpus
 from score_music.corpus import (
     CacheSummary,
@@ -77,7 +78,7 @@ def test_load_windows_shapes_and_values(built: tuple[Path, CacheSummary]) -> Non
     assert train.dtype == np.uint8 and train.max() < NUM_CLASSES
     assert np.all((train >= 2).any(axis=1))  # every window has notes
     assert len({row.tobytes() for row in train}) > len(train) // 2  # mostly distinct windows
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ScoreError, match="holds no window shards for ryansMammoth"):
         load_windows(cache, "train", collections=["ryansMammoth"])
 
 

@@ -159,7 +159,8 @@ def test_score_run_with_drums_and_with_an_imported_trio(tiny_drums, tmp_path):
                  str(tiny_drums), "--no-audio", "--no-video", "-o", str(tmp_path / "drums")]) == 0
     ons = [m for t in mido.MidiFile(str(tmp_path / "drums" / "clip.mid")).tracks for m in t
            if m.type == "note_on" and m.velocity]
-    assert ons and {m.channel for m in ons} == {9} and {m.note for m in ons} <= GM_STANDARD
+    # The pipeline may add its cut answers (crash, tom fill): still GM drum pitches of Magenta's classes.
+    assert ons and {m.channel for m in ons} == {9} and all(class_of_pitch(m.note) is not None for m in ons)
     torch.manual_seed(1)
     trio = build_model(get_config("tiny-trio"))
     save_weights(trio, trio.config, tmp_path / "trio.pt")

@@ -182,3 +182,31 @@ def test_safetensors_weights(tiny, tmp_path):
     torch.testing.assert_close(model.encoder.mu.weight, tiny.encoder.mu.weight, atol=1e-3, rtol=1e-3)
     with pytest.raises(ScoreError, match="expected 'tiny-hierdec'"):
         load_weights(path, expected="tiny-hierdec")
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        ({"encoder_sizes": [10**7]}, r"parameters, above the limit"),
+        ({"decoder_sizes": [16, -16]}, r"decoder_sizes must hold positive whole numbers"),
+        ({"learning_rate": float("nan")}, r"learning_rate must be a finite number"),
+        ({"name": "mystery"}, r"unknown config 'mystery'"),
+        ({"encoder_sizes": [17]}, r"config 'tiny' with other layer sizes"),
+    ],
+)
+def test_a_hostile_config_is_refused_before_any_tensor_is_allocated(tiny, tmp_path, change, cause):
+    import json
+
+    blob = torch.load(save_weights(tiny, tiny.config, tmp_path / "tiny.pt"), weights_only=True)
+    blob["config"] = json.dumps({**json.loads(blob["config"]), **change})
+    torch.save(blob, tmp_path / "hostile.pt")
+    with pytest.raises(ScoreError, match=r"hostile\.pt: .*" + cause):
+        load_weights(tmp_path / "hostile.pt")
+
+
+def test_non_finite_weights_are_refused(tiny, tmp_path):
+    blob = torch.load(save_weights(tiny, tiny.config, tmp_path / "tiny.pt"), weights_only=True)
+    blob["state_dict"]["decoder.output_projection.bias"][3] = float("nan")
+    torch.save(blob, tmp_path / "nan.pt")
+    with pytest.raises(ScoreError, match=r"nan\.pt: tensor decoder.output_projection.bias holds NaN"):
+        load_weights(tmp_path / "nan.pt")

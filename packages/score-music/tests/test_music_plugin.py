@@ -47,9 +47,12 @@ def test_latent_usage_is_zero_for_an_encoder_that_ignores_its_input():
     with torch.no_grad():
         for parameter in model.encoder.parameters():
             parameter.zero_()
-    usage = latent_usage(model, np.zeros((4, 32), dtype=np.int64))
-    # mu = 0 and sigma = softplus(0) = ln 2 for every dimension: the same KL everywhere
-    assert np.allclose(usage, usage[0])
+        model.encoder.sigma.bias[:3] = float(np.log(np.e - 1.0))  # softplus(x) = 1: the posterior is the prior
+    usage = latent_usage(model, np.random.default_rng(0).integers(0, 90, size=(4, 32)))
+    # mu = 0 everywhere; sigma = 1 on the first 3 dimensions (KL 0), softplus(0) = ln 2 on the others
+    ln2 = np.log(2.0)
+    np.testing.assert_allclose(usage[:3], 0.0, atol=1e-6)
+    np.testing.assert_allclose(usage[3:], 0.5 * (ln2**2 - 1.0) - np.log(ln2), rtol=1e-5)
 
 
 def test_decoder_conforms(tiny_weights):
@@ -126,3 +129,24 @@ def test_plugin_module_imports_no_torch():
     code = "import sys, score_music.plugin; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
         == "False"
+
+
+def test_train_and_evaluate_refuse_an_empty_foreign_or_corrupt_cache(tiny_weights, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    np.savez(foreign / "windows-essen.npz", tune_ids=np.array(["a"]), events_2=np.zeros((3, 7), np.float32))
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "windows-essen.npz").write_bytes(b"PK\x03\x04 cut short")
+    cases = {empty: "holds no window shards", foreign: "not a window shard of `score music build-corpus`: it lacks",
+             corrupt: "not a window shard, or damaged", tmp_path / "absent": "no such cache directory"}
+    for cache, cause in cases.items():
+        for command in (["train", "-o", str(tmp_path / "w.pt"), "--config", "tiny", "--steps", "1",
+                         "--checkpoints", str(tmp_path / "ck")],
+                        ["evaluate", "--weights", str(tiny_weights)]):
+            assert main(["music", *command, "--cache", str(cache)]) == 2
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and cause in lines[0], (command, lines)
+    assert not (tmp_path / "w.pt").exists()

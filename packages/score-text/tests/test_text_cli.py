@@ -8,6 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from text_support import TOPICS, run_cli
 
@@ -126,3 +127,29 @@ def test_torch_backend_keeps_tensorflow_out(trained_lm: Path) -> None:
     env = {"KERAS_BACKEND": "torch", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def _weights(path: Path) -> list:
+    from score_text.storage import load_model
+
+    return [w.copy() for w in load_model(path, compile=False).get_weights()]
+
+
+def test_resume_continues_bit_for_bit_and_refuses_other_options(corpus: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    small = ["--model", "vae", "--units", "8", "--embedding-dim", "4", "--latent-dim", "3", "--quiet", "--lr", "0.01"]
+    whole, split = tmp_path / "whole.keras", tmp_path / "split.keras"
+    assert run_cli("train", str(corpus), "-o", str(whole), "--epochs", "2", *small) == 0
+    assert run_cli("train", str(corpus), "-o", str(split), "--epochs", "1", *small) == 0
+    first = _weights(split)
+    assert run_cli("train", str(corpus), "-o", str(split), "--epochs", "2", "--resume", "--overwrite", *small) == 0
+    for resumed, uninterrupted in zip(_weights(split), _weights(whole), strict=True):
+        assert np.array_equal(resumed, uninterrupted)
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(split), first, strict=True))
+    capsys.readouterr()
+    for conflict, name in ((["--seed", "1"], "seed=0"), (["--lr", "0.02"], "learning_rate=0.01"),
+                           (["--latent-dim", "4"], "latent_dim=3")):
+        assert run_cli("train", str(corpus), "-o", str(split), "--epochs", "3", "--resume", "--overwrite",
+                       *small, *conflict) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and "split.ckpt.keras: was trained with " + name in error[0], error

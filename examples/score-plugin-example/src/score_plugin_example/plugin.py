@@ -6,20 +6,21 @@ from collections.abc import Callable
 
 from score_core import hookimpl
 from score_core.contracts import EncoderSpec, LatentSpec
-from score_core.registrations import DecoderRegistration, EncoderRegistration
+from score_core.protocols import MusicDecoder, VisionEncoder
+from score_core.registrations import DecoderRegistration, EncoderRegistration, StageOptions
 
 COLOR_STATS_SPEC = EncoderSpec(name="color-stats", feature_size=17, input_size=(72, 128), resize="stretch",
                                batch_size=32, temporal=True)
 ARPEGGIO_SPEC = LatentSpec(size=8, bars_per_segment=2, steps_per_bar=16)
 
 
-def _color_stats(weights: str | None) -> object:
+def _color_stats(weights: str | None) -> VisionEncoder:
     from score_plugin_example.color_stats import ColorStatsEncoder
 
     return ColorStatsEncoder(COLOR_STATS_SPEC)
 
 
-def _arpeggio(weights: str | None) -> object:
+def _arpeggio(weights: str | None) -> MusicDecoder:
     from score_plugin_example.arpeggio import ArpeggioDecoder
 
     return ArpeggioDecoder(ARPEGGIO_SPEC)
@@ -35,6 +36,7 @@ def register_encoders(register: Callable[[EncoderRegistration], None]) -> None:
             spec=COLOR_STATS_SPEC,
             factory=_color_stats,
             default_fps=4.0,
+            options=StageOptions,
         )
     )
 
@@ -47,5 +49,6 @@ def register_decoders(register: Callable[[DecoderRegistration], None]) -> None:
             description="Each 2-bar segment an arpeggio; the latent picks chord, register, density, velocity",
             latent_spec=ARPEGGIO_SPEC,
             factory=_arpeggio,
+            options=StageOptions,
         )
     )

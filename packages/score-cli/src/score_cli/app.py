@@ -31,6 +31,19 @@ def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], pac
     raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
 
 
+def key_values(flag: str, pairs: list[str] | None) -> dict[str, str]:
+    """``["a=1", "b=x"]`` as ``{"a": "1", "b": "x"}``; a pair without ``=`` or a key given twice is refused."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise ScoreError(f"{flag} {pair}", "expected KEY=VALUE")
+        if key.strip() in result:
+            raise ScoreError(f"{flag} {key.strip()}", "given twice")
+        result[key.strip()] = value
+    return result
+
+
 RUN_ONLY_PARAMETERS = frozenset({"video", "output", "as_json"})
 """`score run` parameters that are not settings of the run itself (so `score batch` does not share them)."""
 
@@ -55,6 +68,8 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         music_weights=values["music_weights"],
         bridge_weights=values["bridge_weights"],
         vision_layer=values["layer"],
+        vision_options=key_values("--vision-opt", values.get("vision_opt")),
+        music_options=key_values("--music-opt", values.get("music_opt")),
     )
     if values["start_timecode"] is not None:
         from score_core.timecode import check_timecode_text
@@ -72,14 +87,26 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         raise ScoreError("--scale-fit", "needs a piece key (--key auto or a key such as \"D minor\")")
     scale_fit = keyed if scale_fit is None else bool(scale_fit)
     stems = values.get("stems")
+    skipped = [*(values.get("skip") or []), *(["audio"] if no_audio else []),
+               *(["video"] if values["no_video"] else [])]
+    per_writer: dict[str, dict[str, str]] = {}
+    for name, value in key_values("--writer-opt", values.get("writer_opt")).items():
+        writer, dot, option = name.partition(".")
+        if not dot or not option:
+            raise ScoreError(f"--writer-opt {name}", "expected WRITER.KEY=VALUE")
+        per_writer.setdefault(writer, {})[option] = value
+    if values.get("soundfont") is not None:
+        for writer in ("audio", "stems"):
+            per_writer.setdefault(writer, {})["soundfont"] = values["soundfont"]
     tempo = values["tempo"]
     options = RunOptions(
         fps=values["fps"], tempo_bpm=tempo or 120.0, temperature=values["temperature"], seed=values["seed"],
-        audio=not values["no_audio"], video=not (values["no_video"] or values["no_audio"]),
-        overwrite=values["overwrite"], soundfont=values["soundfont"], sync=_sync_mode(values["sync"]),
+        overwrite=values["overwrite"], skip=tuple(dict.fromkeys(skipped)), writer_options=per_writer,
+        sync=_sync_mode(values["sync"]),
         tempo_range=_tempo_range(values["tempo_range"]), max_tempo_change=values["max_tempo_change"],
         fixed_tempo=tempo is not None, start_timecode=values["start_timecode"], evaluate=values["evaluate"],
-        key=key, scale_fit=scale_fit, programs=programs, stems=(band if stems is None else stems) and not no_audio,
+        key=key, scale_fit=scale_fit, programs=programs,
+        stems=bool(band if stems is None else stems) and "audio" not in skipped,
     )
     return choice, options
 
@@ -116,6 +143,12 @@ def run(
         str | None, typer.Option(help="Take features from this earlier encoder layer (e.g. features.7).")
     ] = None,
     music_weights: Annotated[str | None, typer.Option(help="Local weights file for the decoder.")] = None,
+    vision_opt: Annotated[
+        list[str] | None, typer.Option(help="Encoder option KEY=VALUE (repeatable; see `score encoders`).")
+    ] = None,
+    music_opt: Annotated[
+        list[str] | None, typer.Option(help="Decoder option KEY=VALUE (repeatable; see `score decoders`).")
+    ] = None,
     bridge_weights: Annotated[
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")
     ] = None,
@@ -138,10 +171,18 @@ def run(
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature; 0 = most likely.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and inputs give the same MIDI.")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the outputs.")] = Path("."),
-    no_audio: Annotated[bool, typer.Option("--no-audio", help="Write no WAV (and so no MP4).")] = False,
-    no_video: Annotated[bool, typer.Option("--no-video", help="Write no scored MP4.")] = False,
+    skip: Annotated[
+        list[str] | None, typer.Option(help="Run no WRITER (repeatable; see `score plugins`); those needing it too.")
+    ] = None,
+    writer_opt: Annotated[
+        list[str] | None, typer.Option(help="Writer option WRITER.KEY=VALUE (repeatable).")
+    ] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Same as --skip audio (and so no MP4).")] = False,
+    no_video: Annotated[bool, typer.Option("--no-video", help="Same as --skip video.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
-    soundfont: Annotated[str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth.")] = None,
+    soundfont: Annotated[
+        str | None, typer.Option(help="General MIDI .sf2 soundfont for fluidsynth (--writer-opt audio.soundfont=).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Measure the music against the cuts; figures go to the sidecar.")
@@ -235,12 +276,13 @@ def encoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on
             "input": f"{r.spec.input_size[0]}x{r.spec.input_size[1]} {r.spec.resize}",
             "weights": r.weights.name if r.weights else "none",
             "license": r.weights.license if r.weights else "-",
+            "options": ", ".join(r.options.model_fields) or "-",
             "plugin": str(registry.encoders.owner(r.name)),
             "description": r.description,
         }
         for r in registry.encoders.all()
     ]
-    _emit(rows, as_json, ["name", "aliases", "features", "input", "weights", "license", "description"])
+    _emit(rows, as_json, ["name", "aliases", "features", "input", "options", "weights", "license", "description"])
 
 
 def decoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
@@ -254,12 +296,14 @@ def decoders(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on
             "segment_bars": r.latent_spec.bars_per_segment,
             "weights": r.weights.name if r.weights else "none",
             "license": r.weights.license if r.weights else "-",
+            "options": ", ".join(r.options.model_fields) or "-",
             "plugin": str(registry.decoders.owner(r.name)),
             "description": r.description,
         }
         for r in registry.decoders.all()
     ]
-    _emit(rows, as_json, ["name", "aliases", "latent", "segment_bars", "weights", "license", "description"])
+    _emit(rows, as_json, ["name", "aliases", "latent", "segment_bars", "options", "weights", "license",
+                          "description"])
 
 
 def sample_clip(name: Annotated[str, typer.Argument(help="bikes or bigbuckbunny")] = "bikes") -> None:
@@ -290,12 +334,7 @@ def build_app() -> typer.Typer:
     application.command()(evaluate_command.evaluate)
     application.add_typer(bridge_commands.app, name="bridge")
     application.command("batch")(batch_command())
-    try:
-        _registry().add_commands(application)
-    except ScoreError:
-        raise
-    except Exception as error:  # one plugin's broken command must not break the CLI
-        console.warn(f"a plugin failed to add its commands: {error!r}")
+    _registry().add_commands(application, warn=console.warn)
     return application
 
 

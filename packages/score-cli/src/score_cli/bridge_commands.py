@@ -20,11 +20,16 @@ def fit(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the fitted bridge (.npz).")],
     vision: Annotated[str, typer.Option(help="Vision encoder whose features are fitted.")],
     music: Annotated[str, typer.Option(help="Music decoder whose latent space is the target.")],
+    bridge: Annotated[str, typer.Option(help="Bridge to fit (see `score plugins`).")] = "pca",
     vision_weights: Annotated[str | None, typer.Option(help="Local weights file for the encoder.")] = None,
+    layer: Annotated[
+        str | None, typer.Option(help="Fit on features of this earlier encoder layer (as `score run --layer`).")
+    ] = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
-    """Fit PCA whitening on every video in FOLDER and save it for `score run --bridge-weights`."""
+    """Fit a bridge (PCA whitening by default) on every video in FOLDER and save it for `score run
+    --bridge-weights`."""
     from score_core.corpus import fit_corpus_bridge
     from score_core.registry import default_registry
 
@@ -33,8 +38,10 @@ def fit(
     videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
     if not videos:
         raise ScoreError(str(folder), f"holds no videos ({', '.join(VIDEO_SUFFIXES)})")
+    if output.is_dir():
+        raise ScoreError(str(output), "is a directory; give the bridge a file name, such as bridge.npz")
     if output.exists() and not overwrite:
         raise ScoreError(str(output), "already exists; pass --overwrite to replace it")
     summary = fit_corpus_bridge(default_registry(), videos, output, vision=vision, music=music,
-                                vision_weights=vision_weights, fps=fps)
+                                vision_weights=vision_weights, fps=fps, layer=layer, bridge=bridge)
     typer.echo(f"{output}: fitted on {summary.frames} frames of {summary.videos} videos")

@@ -72,19 +72,49 @@ class PcaWhitening:
 
     @classmethod
     def load(cls, path: Path) -> PcaWhitening:
+        """A saved bridge, checked whole (shapes agree, values finite) before it is used on any video."""
+        if Path(path).is_dir():
+            raise ScoreError(str(path), "is a directory, not a saved PCA bridge")
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls(data["mean"], data["components"], data["std"], str(data["encoder"]))
+                arrays = {key: np.asarray(data[key]) for key in ("mean", "components", "std", "encoder")}
         except FileNotFoundError:
             raise ScoreError(str(path), "no such file") from None
-        except (OSError, ValueError, KeyError) as error:
-            raise ScoreError(str(path), f"not a saved PCA bridge ({error})") from None
+        except KeyError as error:
+            raise ScoreError(str(path), f"not a saved PCA bridge (it lacks {error})") from None
+        except Exception as error:  # zipfile, zlib and numpy report damage each in their own way
+            cause = f"{type(error).__name__}: {error}"
+            raise ScoreError(str(path), f"not a saved PCA bridge, or damaged ({cause})") from None
+        problem = _whitening_problem(arrays)
+        if problem:
+            raise ScoreError(str(path), f"damaged PCA bridge: {problem}")
+        return cls(arrays["mean"], arrays["components"], arrays["std"], str(arrays["encoder"]))
 
     def digest(self) -> str:
         hasher = hashlib.sha256()
         for array in (self.mean, self.components, self.std):
             hasher.update(np.ascontiguousarray(array).tobytes())
         return hasher.hexdigest()
+
+
+def _whitening_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong with the arrays of a saved bridge, or None."""
+    mean, components, std = arrays["mean"], arrays["components"], arrays["std"]
+    for name in ("mean", "components", "std"):
+        if arrays[name].dtype.kind not in "fiu":
+            return f"{name} holds {arrays[name].dtype} values, not numbers"
+    if mean.ndim != 1 or std.ndim != 1 or components.ndim != 2 or mean.size == 0 or std.size == 0:
+        return f"arrays of shapes mean {mean.shape}, components {components.shape}, std {std.shape}"
+    if components.shape != (std.size, mean.size):
+        return f"components are {components.shape}, expected ({std.size}, {mean.size}) from std and mean"
+    for name in ("mean", "components", "std"):
+        if not np.all(np.isfinite(arrays[name])):
+            return f"{name} holds NaN or infinity"
+    if np.any(std < 0):
+        return "std holds negative values"
+    if arrays["encoder"].dtype.kind != "U" or arrays["encoder"].ndim != 0:
+        return "encoder is not a name"
+    return None
 
 
 def _fix_signs(components: np.ndarray) -> None:
@@ -120,6 +150,16 @@ class PcaBridge:
     @classmethod
     def from_file(cls, path: str | Path) -> PcaBridge:
         return cls(PcaWhitening.load(Path(path)), source=str(path))
+
+    def fit(self, features: np.ndarray, spec: LatentSpec, encoder: str) -> None:
+        """Fit PCA whitening on a corpus's features; the bridge then maps every video with it."""
+        self._whitening = PcaWhitening.fit(features, spec.size, encoder)
+        self._source = None
+
+    def save(self, path: Path) -> None:
+        if self._whitening is None:
+            raise ScoreError(str(path), "the PCA bridge is not fitted on a corpus; nothing to save")
+        self._whitening.save(path)
 
     @property
     def input_size(self) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from score_core.hookspecs import hookimpl
 from score_core.protocols import RunContext
-from score_core.registrations import BridgeRegistration, WriterRegistration
+from score_core.registrations import BridgeRegistration, StageOptions, WriterRegistration
 
 
 def _pca_bridge(weights: str | None) -> Any:
@@ -41,18 +42,23 @@ class MidiWriter:
         write_midi(context.score, path, smpte_offset=offset)
 
 
+class AudioOptions(StageOptions):
+    soundfont: str | None = None
+    """General MIDI .sf2 soundfont for fluidsynth (``--soundfont``); None: the system's, else a numpy synth."""
+
+
 class AudioWriter:
-    def write(self, context: RunContext, path: Path) -> None:
+    def __init__(self, soundfont: str | None = None) -> None:
+        self.soundfont = Path(soundfont) if soundfont else None
+
+    def write(self, context: RunContext, path: Path) -> dict[str, Any]:
         from score_core.audio import render_parts, render_score
 
-        soundfont = context.parameters.get("soundfont")
-        font = Path(soundfont) if soundfont else None
-        if context.parameters.get("stems"):
-            report, stems = render_parts(context.score, path, soundfont=font)
-            context.stems.update(stems)
+        if context.parameters.get("stems"):  # the mix of the parts the stems writer renders the same way
+            report, _ = render_parts(context.score, path, soundfont=self.soundfont)
         else:
-            report = render_score(context.score, context.written["midi"], path, soundfont=font)
-        context.notes["audio"] = {
+            report = render_score(context.score, context.written["midi"], path, soundfont=self.soundfont)
+        return {
             "renderer": report.renderer,
             "soundfont": report.soundfont,
             "sample_rate": report.sample_rate,
@@ -62,17 +68,23 @@ class AudioWriter:
 
 
 class StemsWriter:
-    """A folder with one WAV per part (melody.wav, bass.wav, drums.wav, ...) that sum to the mixed WAV."""
+    """A folder with one WAV per part (melody.wav, bass.wav, drums.wav, ...) that sum to the mixed WAV.
 
-    def write(self, context: RunContext, path: Path) -> None:
-        from score_core.audio import write_wav
+    The parts are rendered exactly as the audio writer rendered them for the mix (same renderer, same gain)."""
+
+    def __init__(self, soundfont: str | None = None) -> None:
+        self.soundfont = Path(soundfont) if soundfont else None
+
+    def write(self, context: RunContext, path: Path) -> dict[str, Any]:
+        from score_core.audio import render_parts, write_wav
 
         path.unlink(missing_ok=True)
         path.mkdir()
-        rate = int(context.notes["audio"]["sample_rate"])
-        for part, samples in sorted(context.stems.items()):
-            write_wav(path / f"{part or 'music'}.wav", samples, rate)
-        context.notes["stems"] = sorted(f"{part or 'music'}.wav" for part in context.stems)
+        report, stems = render_parts(context.score, path / ".mix.wav", soundfont=self.soundfont)
+        (path / ".mix.wav").unlink()
+        for part, samples in sorted(stems.items()):
+            write_wav(path / f"{part or 'music'}.wav", samples, report.sample_rate)
+        return {"files": sorted(f"{part or 'music'}.wav" for part in stems)}
 
 
 class VideoWriter:
@@ -91,7 +103,7 @@ class SidecarWriter:
             "provenance": context.provenance,
             "video": context.video_info.model_dump(),
             "outputs": {name: target.name for name, target in context.targets.items()},
-            "writers": context.notes,
+            "writers": dict(context.notes),
             "music": {
                 "notes": len(context.score.notes),
                 "duration": context.score.duration,
@@ -103,7 +115,23 @@ class SidecarWriter:
         }
         if context.evaluation is not None:
             document["evaluation"] = context.evaluation
-        path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        path.write_text(strict_json(document) + "\n")
+
+
+def strict_json(document: Any) -> str:
+    """``document`` as standard JSON: NaN and infinities (which JSON lacks) become null, other objects strings."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(json.loads(json.dumps(document, default=str))), indent=2, sort_keys=True,
+                      allow_nan=False)
 
 
 @hookimpl
@@ -112,13 +140,13 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     register(
         WriterRegistration(
             "audio", "WAV rendered with fluidsynth and a GM soundfont, else a numpy synth", ".wav", AudioWriter,
-            requires=("midi",),
+            requires=("midi",), options=AudioOptions,
         )
     )
     register(
         WriterRegistration(
             "stems", "One WAV per part of the band, in a folder; they sum to the mixed WAV", ".stems", StemsWriter,
-            requires=("audio",),
+            requires=("audio",), options=AudioOptions,
         )
     )
     register(
@@ -130,6 +158,6 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     register(
         WriterRegistration(
             "sidecar", "JSON record of parameters, seed, plugins, versions and weight hashes", ".json",
-            SidecarWriter, after=("midi", "audio", "stems", "video"),
+            SidecarWriter, after=("*",),
         )
     )

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from score_core.bridge import PcaWhitening
-from score_core.pipeline import Pipeline, StageChoice
+from score_core.pipeline import Pipeline, StageChoice, call_plugin
 from score_core.registry import Registry
 
 
@@ -30,12 +29,16 @@ def fit_corpus_bridge(
     music: str,
     vision_weights: str | None = None,
     fps: float | None = None,
+    layer: str | None = None,
+    bridge: str = "pca",
 ) -> CorpusFit:
     """Encode every video, fit PCA whitening to the decoder's latent size on all frames, save it to ``output``."""
-    pipeline = Pipeline(registry, StageChoice(vision=vision, music=music, vision_weights=vision_weights))
+    choice = StageChoice(vision=vision, music=music, bridge=bridge, vision_weights=vision_weights, vision_layer=layer)
+    pipeline = Pipeline(registry, choice)
     rate = fps or pipeline.default_fps()
     blocks = [pipeline.encode(Path(video), rate)[0].values for video in videos]
     features = np.concatenate(blocks)
-    whitening = PcaWhitening.fit(features, pipeline.latent_spec.size, pipeline.encoder_name)
-    whitening.save(Path(output))
+    label = f"bridge '{pipeline.bridge_registration.name}'"
+    call_plugin(label, pipeline.bridge.fit, features, pipeline.latent_spec, pipeline.encoder_name)
+    call_plugin(label, pipeline.bridge.save, Path(output))
     return CorpusFit(videos=len(blocks), frames=int(features.shape[0]))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -29,13 +31,16 @@ from score_core.contracts import (
     VideoInfo,
 )
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
-from score_core.files import StagedOutputs, ensure_writable_directory
-from score_core.protocols import Bridge, MusicDecoder, RunContext, VisionEncoder
+from score_core.files import OutputClaim, StagedOutputs, ensure_writable_directory
+from score_core.protocols import Bridge, MusicDecoder, RunContext, TemporalVisionEncoder, VisionEncoder
 from score_core.registrations import (
     BridgeRegistration,
     DecoderRegistration,
     EncoderRegistration,
+    StageOptions,
     WriterRegistration,
+    build_stage,
+    parse_options,
 )
 from score_core.registry import Registry
 
@@ -57,6 +62,22 @@ class StageChoice:
     music_weights: str | None = None
     bridge_weights: str | None = None
     vision_layer: str | None = None
+    vision_options: Mapping[str, Any] = field(default_factory=dict)
+    """Encoder options (``--vision-opt key=value``); ``vision_weights`` and ``vision_layer`` are shorthands."""
+    music_options: Mapping[str, Any] = field(default_factory=dict)
+    """Decoder options (``--music-opt key=value``); ``music_weights`` is a shorthand."""
+
+
+def merged_options(options: Mapping[str, Any], flag: str, **shorthands: Any) -> dict[str, Any]:
+    """``options`` with the shorthand flags that were given; one option given both ways is refused."""
+    merged = dict(options)
+    for key, value in shorthands.items():
+        if value is None:
+            continue
+        if key in merged and merged[key] != value:
+            raise ScoreError(f"--{flag}-opt {key}", f"conflicts with --{flag}-{key} / --{key}")
+        merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)
@@ -67,10 +88,11 @@ class RunOptions:
     tempo_bpm: float = 120.0
     temperature: float = 1.0
     seed: int = 0
-    audio: bool = True
-    video: bool = True
     overwrite: bool = False
-    soundfont: str | None = None
+    skip: tuple[str, ...] = ()
+    """Writers not to run (``--skip NAME``); writers that require one of them are skipped too."""
+    writer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Options per writer name (``--writer-opt NAME.KEY=VALUE``), validated by each writer's Options model."""
     evaluate: bool = False
     """Measure the music against the picture (score_core.analysis) and add the figures to the sidecar."""
     key: str | None = None
@@ -92,6 +114,12 @@ class RunOptions:
     start_timecode: str | None = None
     """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
 
+    def __post_init__(self) -> None:
+        for option in fields(self):
+            value = getattr(self, option.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ScoreError(f"--{option.name.replace('_', '-')}", f"must be a finite number, not {value}")
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -107,7 +135,11 @@ class RunResult:
 
 
 class Pipeline:
-    """Encoder, bridge and decoder chosen from a registry, checked to fit together."""
+    """Encoder, bridge and decoder chosen from a registry, with validated options, checked to fit together.
+
+    Creating one is cheap (options are checked, nothing is loaded but the bridge); ``build()`` builds encoder
+    and decoder once and checks that the built stages fit.
+    """
 
     def __init__(self, registry: Registry, choice: StageChoice) -> None:
         self.registry = registry
@@ -115,16 +147,22 @@ class Pipeline:
         self.encoder_registration: EncoderRegistration = registry.encoders.get(choice.vision)
         self.decoder_registration: DecoderRegistration = registry.decoders.get(choice.music)
         self.bridge_registration: BridgeRegistration = registry.bridges.get(choice.bridge)
+        self.encoder_options: StageOptions = parse_options(
+            f"encoder '{self.encoder_name}'", self.encoder_registration.options,
+            merged_options(choice.vision_options, "vision", weights=choice.vision_weights, layer=choice.vision_layer),
+        )
+        self.decoder_options: StageOptions = parse_options(
+            f"decoder '{self.decoder_name}'", self.decoder_registration.options,
+            merged_options(choice.music_options, "music", weights=choice.music_weights),
+        )
         self._check_registrations()
-        self.bridge: Bridge = self.bridge_registration.factory(choice.bridge_weights)
+        self.bridge: Bridge = call_plugin(
+            f"bridge '{self.bridge_registration.name}'", self.bridge_registration.factory, choice.bridge_weights
+        )
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
         self.frame_signals: dict[str, SignalTrack] = {}
         """Per-frame signals (visual change, luma, slow change) of the last video encoded."""
-        if choice.vision_layer or choice.vision_weights:  # may have their own feature size: build now to learn it
-            self._encoder = self._build_encoder()
-        if choice.music_weights:  # a user's weights may have their own latent size: build now to learn it
-            self._decoder = self.decoder_registration.factory(choice.music_weights)
         self._check_bridge_fit()
         self.colour_sum = np.zeros(3)
         self.colour_frames = 0
@@ -157,49 +195,54 @@ class Pipeline:
         """The decoder's latent space: the built decoder's when one exists, else the registered one."""
         return self._decoder.latent_spec if self._decoder is not None else self.decoder_registration.latent_spec
 
-    def _build_encoder(self) -> VisionEncoder:
-        factory = self.encoder_registration.factory
-        weights, layer = self.choice.vision_weights, self.choice.vision_layer
-        if not layer:
-            return factory(weights)
-        try:
-            return factory(weights, layer=layer)  # type: ignore[call-arg]
-        except TypeError as error:
-            if "layer" not in str(error):
-                raise
-            raise PluginError(f"encoder '{self.encoder_name}'", "has no layer option (--layer)") from None
-
     def _check_bridge_fit(self) -> None:
+        """Bridge sizes against the built stages, or, before building, against registrations whose options
+        cannot change their sizes."""
         feature_size = self.encoder_spec.feature_size
         latent_size = self.latent_spec.size
         bridge_label = f"bridge '{self.choice.bridge_weights or self.bridge_registration.name}'"
-        if self.bridge.input_size is not None and self.bridge.input_size != feature_size:
+        known_features = self._encoder is not None or self.encoder_options == type(self.encoder_options)()
+        known_latents = self._decoder is not None or self.decoder_options == type(self.decoder_options)()
+        if known_features and self.bridge.input_size is not None and self.bridge.input_size != feature_size:
             raise IncompatibleStagesError(
                 f"encoder '{self.encoder_name}' and {bridge_label}",
                 f"the encoder gives {feature_size}-d features, the bridge was fitted on {self.bridge.input_size}-d",
             )
-        if self.bridge.output_size is not None and self.bridge.output_size != latent_size:
+        if known_latents and self.bridge.output_size is not None and self.bridge.output_size != latent_size:
             raise IncompatibleStagesError(
                 f"{bridge_label} and decoder '{self.decoder_name}'",
                 f"the bridge gives {self.bridge.output_size}-d latents, the decoder reads {latent_size}-d",
             )
 
-    def build_models(self) -> None:
-        """Build encoder and decoder (loading weights); raises before any video is decoded."""
+    def build(self) -> None:
+        """Build encoder and decoder once (loading weights) and check that the built stages fit each other and
+        their registrations; raises before any video is decoded."""
         if self._encoder is None:
-            self._encoder = self._build_encoder()
-            if self._encoder.spec.feature_size != self.encoder_registration.spec.feature_size:
+            label = f"encoder '{self.encoder_name}'"
+            encoder: VisionEncoder = call_plugin(
+                label, build_stage, self.encoder_registration.factory, self.encoder_options
+            )
+            if encoder.spec.temporal and not isinstance(encoder, TemporalVisionEncoder):
+                raise PluginError(label, "declares temporal features but has no reset()")
+            registered = self.encoder_registration.spec.feature_size
+            if self.encoder_options == type(self.encoder_options)() and encoder.spec.feature_size != registered:
                 raise IncompatibleStagesError(
-                    f"encoder '{self.encoder_name}'",
-                    f"registered {self.encoder_registration.spec.feature_size}-d features but built one giving "
-                    f"{self._encoder.spec.feature_size}-d",
+                    label, f"registered {registered}-d features but built one giving {encoder.spec.feature_size}-d"
                 )
+            self._encoder = encoder
         if self._decoder is None:
-            self._decoder = self.decoder_registration.factory(self.choice.music_weights)
-            if self._decoder.latent_spec != self.decoder_registration.latent_spec:
-                raise IncompatibleStagesError(
-                    f"decoder '{self.decoder_name}'", "built decoder's latent spec differs from its registration"
-                )
+            label = f"decoder '{self.decoder_name}'"
+            decoder: MusicDecoder = call_plugin(
+                label, build_stage, self.decoder_registration.factory, self.decoder_options
+            )
+            if self.decoder_options == type(self.decoder_options)() and (
+                decoder.latent_spec != self.decoder_registration.latent_spec
+            ):
+                raise IncompatibleStagesError(label, "built decoder's latent spec differs from its registration")
+            self._decoder = decoder
+        self._check_bridge_fit()
+
+    build_models = build
 
     def default_fps(self) -> float:
         return self.encoder_registration.default_fps
@@ -212,8 +255,8 @@ class Pipeline:
         encoder = self._encoder
         assert encoder is not None
         spec = encoder.spec
-        if spec.temporal:
-            encoder.reset()  # type: ignore[attr-defined]
+        if isinstance(encoder, TemporalVisionEncoder) and spec.temporal:
+            encoder.reset()
         times: list[np.ndarray] = []
         rows: list[np.ndarray] = []
         reader = FrameReader(
@@ -229,7 +272,7 @@ class Pipeline:
                 features = np.asarray(encoder.encode(batch.frames))
             except ScoreError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise PluginError(f"encoder '{self.encoder_name}'", f"failed while encoding: {error!r}") from error
             if features.shape != (len(batch.times), spec.feature_size):
                 raise PluginError(
@@ -314,7 +357,7 @@ class Pipeline:
             score = decoder.decode(latents, temperature=options.temperature, seed=options.seed)
         except ScoreError:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise PluginError(f"decoder '{self.decoder_name}'", f"failed while decoding: {error!r}") from error
         if not isinstance(score, Score):
             raise PluginError(f"decoder '{self.decoder_name}'", f"returned {type(score).__name__}, not a Score")
@@ -357,6 +400,16 @@ class Pipeline:
         }
 
 
+def call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` of a plugin: its failures (``SystemExit`` included) are a PluginError naming it."""
+    try:
+        return function(*args)
+    except ScoreError:
+        raise
+    except (Exception, SystemExit) as error:
+        raise PluginError(label, f"failed to build: {error!r}") from error
+
+
 def trim_score(score: Score, duration: float) -> Score:
     """Drop notes that start after ``duration``, shorten those that ring past it, and set the duration."""
     notes = tuple(
@@ -380,16 +433,21 @@ def with_cut_markers(score: Score, cuts: list[float]) -> Score:
 
 def output_targets(registry: Registry, video: Path, output_dir: Path, options: RunOptions) -> dict[str, Path]:
     """Output path of every writer that this run will use, keyed by writer name, in running order."""
-    disabled = set()
-    if not options.audio:
-        disabled.add("audio")
-    if not options.video:
-        disabled.add("video")
+    disabled = {registry.writers.get(name).name for name in options.skip}
     if not options.stems:
         disabled.add("stems")
     chosen = [w for w in registry.writers.all() if w.name not in disabled]
     ordered = _order_writers(chosen)
     return {w.name: output_dir / f"{video.stem}{w.suffix}" for w in ordered}
+
+
+def writer_options(registry: Registry, options: RunOptions) -> dict[str, StageOptions]:
+    """Every writer's validated options (its defaults when none given); one-line refusal of a bad one."""
+    given = {registry.writers.get(name).name: values for name, values in options.writer_options.items()}
+    return {
+        writer.name: parse_options(f"writer '{writer.name}'", writer.options, given.get(writer.name, {}))
+        for writer in registry.writers.all()
+    }
 
 
 def _order_writers(writers: list[WriterRegistration]) -> list[WriterRegistration]:
@@ -403,10 +461,16 @@ def _order_writers(writers: list[WriterRegistration]) -> list[WriterRegistration
                 usable.discard(writer.name)
                 changed = True
     pending = [w for w in writers if w.name in usable]
+    last = {w.name for w in pending if "*" in w.after}
     ordered: list[WriterRegistration] = []
     done: set[str] = set()
+
+    def waits_for(writer: WriterRegistration) -> set[str]:
+        after = set(writer.after) | (usable - last if "*" in writer.after else set())
+        return ({*writer.requires} | after) & usable
+
     while pending:
-        ready = [w for w in pending if all(d in done for d in (*w.requires, *w.after) if d in usable)]
+        ready = [w for w in pending if waits_for(w) <= done]
         if not ready:
             raise PluginError("writers", f"circular order among {', '.join(w.name for w in pending)}")
         ordered.extend(ready)
@@ -422,7 +486,23 @@ def run(
     options: RunOptions,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure."""
+    """Score ``video`` and write every output into ``output_dir``; nothing is left behind on failure.
+
+    The run claims its output names (``OutputClaim``) before any work, so a concurrent run into the same
+    folder is refused instead of silently replacing them.
+    """
+    with ExitStack() as claims:
+        return _run(pipeline, video, output_dir, options, progress, claims)
+
+
+def _run(
+    pipeline: Pipeline,
+    video: Path,
+    output_dir: Path,
+    options: RunOptions,
+    progress: Progress | None,
+    claims: ExitStack,
+) -> RunResult:
     from score_core.media import probe
     from score_core.media.events import detect_events
     from score_core.parts import drums_answer_cuts
@@ -432,6 +512,8 @@ def run(
     info = probe(video)
     output_dir = ensure_writable_directory(Path(output_dir))
     targets = output_targets(pipeline.registry, video, output_dir, options)
+    configured = writer_options(pipeline.registry, options)
+    claims.enter_context(OutputClaim(output_dir, video.stem))
     _refuse_clobbering(video, targets, options.overwrite)
     if max(info.width, info.height) > MAX_FRAME_SIDE:
         raise ScoreError(
@@ -471,6 +553,8 @@ def run(
         "music_weights": pipeline.choice.music_weights,
         "bridge_weights": pipeline.choice.bridge_weights,
         "vision_layer": pipeline.choice.vision_layer,
+        "vision_options": pipeline.encoder_options.model_dump(),
+        "music_options": pipeline.decoder_options.model_dump(),
         **asdict(options),
         "fps": fps,
     }
@@ -483,14 +567,14 @@ def run(
             "tempo_bpm": score.tempo_bpm,
             "tempo_map": [change.model_dump() for change in score.tempo_map],
         },
-        targets=targets,
+        targets=MappingProxyType(targets),
         evaluation=evaluation,
     )
-    outputs = _write_outputs(pipeline.registry, context, targets, progress)
+    context, outputs = _write_outputs(pipeline.registry, context, configured, progress, options.overwrite)
     timings["write"] = time.perf_counter() - started - sum(timings.values())
     return RunResult(
         outputs=outputs, score=score, video_info=info, provenance=context.provenance, timings=timings,
-        writer_notes=context.notes, evaluation=evaluation,
+        writer_notes=dict(context.notes), evaluation=evaluation,
     )
 
 
@@ -514,14 +598,25 @@ def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -
     for target in targets.values():
         if target.resolve() == video.resolve():
             raise ScoreError(str(target), "an output would replace the input video; choose another -o directory")
+        if target.is_dir():
+            raise ScoreError(str(target), "is a directory; it cannot be replaced by an output")
         if target.exists() and not overwrite:
             raise ScoreError(str(target), "already exists; pass --overwrite to replace it")
 
 
 def _write_outputs(
-    registry: Registry, context: RunContext, targets: dict[str, Path], progress: Progress | None
-) -> dict[str, Path]:
-    staged = StagedOutputs(targets)
+    registry: Registry,
+    context: RunContext,
+    configured: dict[str, StageOptions],
+    progress: Progress | None,
+    overwrite: bool,
+) -> tuple[RunContext, dict[str, Path]]:
+    """Run the writers in order, each on a read-only context holding what the earlier ones wrote and noted;
+    publish all outputs together. Returns the last context and the outputs."""
+    targets = context.targets
+    context = replace(context, written=MappingProxyType(dict(context.written)),
+                      notes=MappingProxyType(dict(context.notes)))
+    staged = StagedOutputs(dict(targets), overwrite=overwrite)
     try:
         for index, name in enumerate(targets):
             registration = registry.writers.get(name)
@@ -529,12 +624,14 @@ def _write_outputs(
                 progress(f"write {name}", index, len(targets))
             path = staged.stage(name)
             try:
-                registration.factory().write(context, path)
+                notes = registration.factory(**configured[name].model_dump()).write(context, path)
             except ScoreError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise PluginError(f"writer '{name}'", f"failed: {error!r}") from error
-            context.written[name] = path
-        return staged.commit()
+            written = MappingProxyType({**context.written, name: path})
+            noted = MappingProxyType({**context.notes, **({name: dict(notes)} if notes else {})})
+            context = replace(context, written=written, notes=noted)
+        return context, staged.commit()
     finally:
         staged.discard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -27,6 +28,14 @@ class VisionEncoder(Protocol):
 
 
 @runtime_checkable
+class TemporalVisionEncoder(VisionEncoder, Protocol):
+    """An encoder whose features depend on earlier frames (``spec.temporal``): ``reset()`` forgets them and
+    is called before each video."""
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
 class Bridge(Protocol):
     """Maps a video's features into a decoder's latent space, one latent per musical segment."""
 
@@ -44,6 +53,15 @@ class Bridge(Protocol):
         self, features: FeatureTrack, spec: LatentSpec, starts: np.ndarray, ends: np.ndarray, tempo_bpm: float
     ) -> LatentTrack:
         """One latent per segment [starts[i], ends[i]) in the space ``spec`` describes."""
+        ...
+
+    def fit(self, features: np.ndarray, spec: LatentSpec, encoder: str) -> None:
+        """Fit on (N, D) features of a corpus (rows of many videos, from ``encoder``), for latents of ``spec``;
+        afterwards the bridge maps every video alike (`score bridge fit`)."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write the fitted bridge to ``path``, for the factory to load (``--bridge-weights``)."""
         ...
 
     def provenance(self) -> dict[str, Any]: ...
@@ -64,7 +82,8 @@ class MusicDecoder(Protocol):
 
 @dataclass(frozen=True)
 class RunContext:
-    """Everything a writer may need about the run it writes out."""
+    """Everything a writer may need about the run it writes out; read-only (the pipeline hands each writer a
+    new context holding what the writers before it wrote and noted)."""
 
     video: Path
     video_info: VideoInfo
@@ -74,22 +93,21 @@ class RunContext:
     visual_change: SignalTrack
     parameters: dict[str, Any]
     provenance: dict[str, Any]
-    targets: dict[str, Path] = field(default_factory=dict)
+    targets: Mapping[str, Path] = field(default_factory=dict)
     """Writer name -> the final path its output gets once every writer succeeded."""
-    written: dict[str, Path] = field(default_factory=dict)
+    written: Mapping[str, Path] = field(default_factory=dict)
     """Writer name -> the (temporary) file it wrote; writers listed in ``requires`` are always present."""
-    notes: dict[str, Any] = field(default_factory=dict)
-    """Facts writers report for the sidecar, such as which audio renderer ran."""
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    """Writer name -> the facts it reported for the sidecar, such as which audio renderer ran."""
     evaluation: dict[str, Any] | None = None
     """Correspondence and musicality figures (score_core.analysis) when the run was asked to evaluate."""
-    stems: dict[str, Any] = field(default_factory=dict)
-    """Part name -> rendered audio (frames, 2) float32 when the audio writer rendered parts separately."""
 
 
 @runtime_checkable
 class Writer(Protocol):
     """Writes one output file of a run."""
 
-    def write(self, context: RunContext, path: Path) -> None:
-        """Write the output to ``path`` (a temporary name the pipeline renames when every writer succeeded)."""
+    def write(self, context: RunContext, path: Path) -> Mapping[str, Any] | None:
+        """Write the output to ``path`` (a temporary name the pipeline renames when every writer succeeded);
+        return facts for the sidecar (``context.notes[name]`` of later writers), or None."""
         ...

@@ -4,7 +4,8 @@ Installed with score-core and activated automatically by pytest (entry point ``p
 ``check_encoder(encoder)`` and ``check_decoder(decoder)`` in a plugin's tests, the ``score_plugin_manager``
 fixture for an isolated plugin manager, and ``register_plugin(module)`` to make an in-process plugin visible to
 the registry (and so to the CLI) for the duration of a ``with`` block. ``run_score(*args)`` runs the installed
-``score`` command in a subprocess, for end-to-end tests.
+``score`` command in a subprocess, for end-to-end tests. ``install_fake_plugin(site, name, source)`` installs a
+plugin distribution on disk (a module and its dist-info with a ``score`` entry point), as pip would leave it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ import pytest
 
 from score_core import registry as registry_module
 from score_core.contracts import LatentTrack, Score
-from score_core.protocols import MusicDecoder, VisionEncoder
+from score_core.protocols import MusicDecoder, TemporalVisionEncoder, VisionEncoder
 from score_core.registry import Registry, load_registry, new_plugin_manager
 
 SCORE = shutil.which("score", path=str(Path(sys.executable).parent)) or "score"
@@ -45,6 +47,42 @@ def run_score(*args: str | Path, env: dict[str, str] | None = None, timeout: flo
         [SCORE, *map(str, args)], capture_output=True, text=True, env=merged, timeout=timeout, stdin=subprocess.DEVNULL
     )
     return Completed(result.returncode, result.stdout, result.stderr)
+
+
+def install_fake_plugin(
+    site: Path, name: str, source: str, *, entry_point: str | None = None, version: str = "1.0"
+) -> dict[str, str]:
+    """Install distribution ``name`` into folder ``site``: module ``source`` and a dist-info whose ``score``
+    entry point (named ``entry_point``, by default the module's name) points at it.
+
+    Returns the environment that puts ``site`` on the path of a `score` subprocess.
+    """
+    module = name.replace("-", "_")
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[score]\n{entry_point or module} = {module}\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture
+def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder on ``sys.path`` to ``install_fake_plugin`` into; the default registry is loaded afresh from it
+    (and restored after the test), so the CLI called in-process sees the plugins installed there."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delenv("SCORE_PLUGINS", raising=False)
+    previous = registry_module._default
+    registry_module._default = None
+    try:
+        yield folder
+    finally:
+        registry_module._default = previous
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(str(folder)):
+                del sys.modules[name]
 
 
 @pytest.fixture
@@ -79,7 +117,8 @@ def check_encoder(encoder: VisionEncoder, *, atol: float = 1e-4) -> None:
     outputs = []
     for _ in range(2):
         if spec.temporal:
-            encoder.reset()  # type: ignore[attr-defined]
+            assert isinstance(encoder, TemporalVisionEncoder), "temporal encoder lacks reset()"
+            encoder.reset()
         features = np.asarray(encoder.encode(frames))
         assert features.shape == (3, spec.feature_size), f"features of shape {features.shape} for 3 frames"
         assert features.dtype == np.float32, f"features are {features.dtype}, not float32"

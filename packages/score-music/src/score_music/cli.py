@@ -62,6 +62,16 @@ def _first_window(path: Path, steps: int) -> np.ndarray:
     return melody[:steps]
 
 
+def _windows(cache_dir: Path, split: str) -> np.ndarray:
+    """The cache's windows of ``split`` as int64; a cache without any is a one-line refusal."""
+    from score_music.corpus import load_windows
+
+    windows = load_windows(cache_dir, split).astype(np.int64)  # type: ignore[arg-type]
+    if not len(windows):
+        raise ScoreError(str(cache_dir), f"holds no {split} windows; build the corpus with `score music build-corpus`")
+    return windows
+
+
 def _melody(path: Path) -> np.ndarray:
     from score_music.extract import midi_melody
 
@@ -199,7 +209,7 @@ def train(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Train a MusicVAE on the cached corpus windows, with checkpoints; write the weights and their card."""
-    from score_music.corpus import augment_batch, default_cache_dir, load_windows
+    from score_music.corpus import augment_batch, default_cache_dir
     from score_music.export import export_weights
     from score_music.train import TrainSettings
     from score_music.train import train as run_training
@@ -218,8 +228,8 @@ def train(
     elif model == "melody":
         config = config or "cat-mel_2bar_small"
         cache_dir = cache or default_cache_dir()
-        train_windows = load_windows(cache_dir, "train").astype(np.int64)
-        valid_windows = load_windows(cache_dir, "valid").astype(np.int64)
+        train_windows = _windows(cache_dir, "train")
+        valid_windows = _windows(cache_dir, "valid")
     else:
         raise ScoreError("--model", f"{model!r} is not melody or drums")
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -232,7 +242,7 @@ def train(
     with _progress(steps) as report:
         result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment)
     last = result.validations[-1] if result.validations else None
-    facts = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
+    facts: dict[str, Any] = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
     if last is not None:
         facts["validation"] = {"loss": last.loss, "kl": last.kl, "accuracy": last.accuracy,
                                "sampled_accuracy": last.sampled_accuracy}
@@ -285,7 +295,7 @@ def evaluate(
     import dataclasses
     import json
 
-    from score_music.corpus import default_cache_dir, load_windows
+    from score_music.corpus import default_cache_dir
     from score_music.train import evaluate as evaluate_model
 
     if split not in ("train", "valid", "test"):
@@ -296,7 +306,7 @@ def evaluate(
 
         windows = load_groove_split(cache, split)
     else:
-        windows = load_windows(cache or default_cache_dir(), split).astype(np.int64)  # type: ignore[arg-type]
+        windows = _windows(cache or default_cache_dir(), split)
     figures = {"split": split, "windows": len(windows),
                **dataclasses.asdict(evaluate_model(decoder.model, windows))}
     figures.pop("step")

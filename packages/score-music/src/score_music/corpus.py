@@ -24,6 +24,8 @@ from typing import Literal
 
 import numpy as np
 
+from score_core.errors import ScoreError
+from score_core.files import atomic_path
 from score_music.extract import music21_melody, windows
 from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES
 
@@ -254,10 +256,8 @@ def _build_shard(
         arrays[f"events_{bars}"] = np.concatenate(chunks[bars]) if chunks[bars] else np.zeros((0, size), np.uint8)
         arrays[f"tune_{bars}"] = np.concatenate(owners[bars]) if owners[bars] else np.zeros(0, np.int32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:
+    with atomic_path(path) as partial, partial.open("wb") as handle:
         np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
-    os.replace(partial, path)
     return meta
 
 
@@ -326,8 +326,37 @@ def _summarise(cache_dir: Path, metas: dict[str, tuple[dict[str, object], bool]]
 
 
 def _load_shard(cache_dir: Path, collection: str) -> dict[str, np.ndarray]:
-    with np.load(_shard_path(cache_dir, collection), allow_pickle=False) as shard:
-        return {key: shard[key] for key in shard.files}
+    """A shard's arrays, checked whole: a damaged or foreign file is a one-line ScoreError naming it."""
+    path = _shard_path(cache_dir, collection)
+    try:
+        with np.load(path, allow_pickle=False) as shard:
+            arrays = {key: shard[key] for key in shard.files}
+    except Exception as error:  # zipfile, zlib and numpy report damage each in their own way
+        raise ScoreError(str(path), f"not a window shard, or damaged ({type(error).__name__}: {error})") from None
+    problem = _shard_problem(arrays)
+    if problem:
+        raise ScoreError(str(path), f"not a window shard of `score music build-corpus`: {problem}")
+    return arrays
+
+
+def _shard_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """What makes ``arrays`` unusable as a window shard, or None."""
+    needed = ["tune_ids", *(f"{kind}_{bars}" for bars in BARS for kind in ("events", "tune"))]
+    missing = [key for key in needed if key not in arrays]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    tunes = len(arrays["tune_ids"])
+    for bars in BARS:
+        events, owners = arrays[f"events_{bars}"], arrays[f"tune_{bars}"]
+        if events.dtype != np.uint8 or events.ndim != 2 or events.shape[1] != bars * 16:
+            return f"events_{bars} is {events.dtype} {events.shape}, not uint8 (N, {bars * 16})"
+        if events.size and int(events.max()) >= NUM_CLASSES:
+            return f"events_{bars} holds event {int(events.max())}, beyond the {NUM_CLASSES} classes"
+        if owners.dtype.kind not in "iu" or owners.shape != (events.shape[0],):
+            return f"tune_{bars} is {owners.dtype} {owners.shape}, not one tune index per window"
+        if owners.size and (int(owners.min()) < 0 or int(owners.max()) >= tunes):
+            return f"tune_{bars} points past the {tunes} tunes"
+    return None
 
 
 def _shards(cache_dir: Path, collections: Sequence[str] | None) -> dict[str, dict[str, np.ndarray]]:
@@ -335,8 +364,11 @@ def _shards(cache_dir: Path, collections: Sequence[str] | None) -> dict[str, dic
     if collections is None:
         collections = sorted(p.name[len("windows-") : -len(".npz")] for p in cache_dir.glob("windows-*.npz"))
     missing = [c for c in collections if not _shard_path(cache_dir, c).exists()]
+    if not cache_dir.is_dir():
+        raise ScoreError(str(cache_dir), "no such cache directory; build one with `score music build-corpus`")
     if missing or not collections:
-        raise FileNotFoundError(f"no window shards for {', '.join(missing) or 'any collection'} in {cache_dir}")
+        raise ScoreError(str(cache_dir), f"holds no window shards for {', '.join(missing) or 'any collection'}; "
+                                         "build them with `score music build-corpus`")
     return {c: _load_shard(cache_dir, c) for c in collections}
 
 

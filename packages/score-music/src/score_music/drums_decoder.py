@@ -16,9 +16,26 @@ class DrumsVaeDecoder(MusicVaeDecoder):
     previous segment's last event), and every hit becomes a one-step GM drum note (``Note.is_drum``)."""
 
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        if latents.per_step and latents.step_times is not None:
+            return self._decode_drum_steps(latents, temperature=temperature, seed=seed)
         events = self.segment_events(latents.values, temperature=temperature, seed=seed)
         start, end = float(latents.starts[0]), float(latents.ends[-1])
         notes = drum_events_to_notes(events.reshape(-1).astype(np.int64), qpm=latents.tempo_bpm, start=start,
                                      velocity=DRUM_VELOCITY, end_time=end)
         markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
         return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=markers, duration=end)
+
+    def _decode_drum_steps(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
+        """On a step grid (`--sync cuts`): each hit lasts its step, placed by the track's step times."""
+        events = self.step_events(latents, temperature=temperature, seed=seed)
+        grid = np.asarray(latents.step_times)
+        in_steps = drum_events_to_notes(events.astype(np.int64), qpm=15.0, velocity=DRUM_VELOCITY,
+                                        end_time=float(events.size))  # 1 s per step, then mapped to the grid
+        steps = np.arange(grid.size, dtype=np.float64)
+        notes = tuple(
+            note.model_copy(update={"start": float(np.interp(note.start, steps, grid)),
+                                    "end": float(np.interp(note.end, steps, grid))})
+            for note in in_steps
+        )
+        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
+        return Score(notes=notes, tempo_bpm=latents.tempo_bpm, markers=markers, duration=float(grid[-1]))

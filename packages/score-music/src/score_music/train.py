@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from score_core.errors import ScoreError
+from score_core.files import atomic_path
 from score_music.model.config import MusicVAEConfig, get_config
 from score_music.model.vae import MusicVAE, free_nats, kl_divergence
 
@@ -129,7 +128,7 @@ def _generator(seed: int, stream: int, step: int) -> torch.Generator:
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
     """Rows of step `step`: epochs are seeded permutations, consumed in order (stateless, so resumable)."""
     start = step * batch_size
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < batch_size:
         epoch, offset = divmod(start, n)
         perm = np.random.default_rng([seed, 0, epoch]).permutation(n)
@@ -207,14 +206,8 @@ def _save_checkpoint(path: Path, model: MusicVAE, optimizer: torch.optim.Optimiz
             "step": step, "config_name": config.name, "config": config.to_dict(), "settings": plain,
             # Every random draw of step s comes from generators seeded by (seed, stream, s): nothing else to keep.
             "rng": {"scheme": "per-step-seed-sequence", "seed": settings.seed}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as temporary:
+        torch.save(blob, temporary)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -63,7 +63,8 @@ class TakeRequest:
     bridge: str = "pca"
     seed: int = 0
     temperature: float = 1.0
-    tempo_bpm: float = 120.0
+    tempo_bpm: float | None = None
+    """None: the tempo map chooses the tempo so cuts land on beats."""
     fps: float | None = None
     vision_weights: str | None = None
     music_weights: str | None = None

@@ -264,8 +264,8 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
             raise Refusal(400, f"{field}: {value} is outside {low:g}..{high:g}")
         body[field] = kind(value)
     bars = registry.decoders.get(body["music"]).latent_spec.bars_per_segment
-    segment = 60.0 / body.get("tempo_bpm", 120.0) * 4 * bars
-    if upload["duration"] < segment:
+    segment = 60.0 / (body.get("tempo_bpm") or 120.0) * 4 * bars
+    if body.get("tempo_bpm") is not None and upload["duration"] < segment:
         raise Refusal(400, f"{upload['name']}: {upload['duration']:.2f} s is shorter than one {segment:g} s segment")
     return TakeRequest(**body)
 

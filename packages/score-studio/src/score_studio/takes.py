@@ -44,7 +44,8 @@ def score_take(
         progress(stage, fraction[0])
 
     options = RunOptions(
-        fps=request.fps, tempo_bpm=request.tempo_bpm, temperature=request.temperature, seed=request.seed
+        fps=request.fps, tempo_bpm=request.tempo_bpm or 120.0, fixed_tempo=request.tempo_bpm is not None,
+        temperature=request.temperature, seed=request.seed,
     )
     result = run(pipeline, video, folder, options, progress=report)
     outputs = {name: path.name for name, path in result.outputs.items()}

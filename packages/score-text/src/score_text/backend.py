@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from types import ModuleType
+from typing import Any
 
 DEFAULT_BACKEND = "torch"
 
@@ -33,7 +33,7 @@ def keep_tensorflow_out() -> None:
         lazy._available = False
 
 
-def keras_module() -> ModuleType:
+def keras_module() -> Any:
     """The keras module, imported after :func:`ensure_backend`."""
     ensure_backend()
     import keras

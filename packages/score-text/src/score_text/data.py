@@ -126,7 +126,7 @@ def make_dataset(batches: Batches, shuffle_each_epoch: bool = True) -> object:
 
     keras = keras_module()
 
-    class _Dataset(keras.utils.PyDataset):  # type: ignore[misc,name-defined]
+    class _Dataset(keras.utils.PyDataset):  # type: ignore[name-defined]  # keras is the module keras_module() returns
         def __init__(self) -> None:
             super().__init__(workers=1, use_multiprocessing=False)
 

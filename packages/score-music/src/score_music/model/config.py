@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from score_core.errors import ScoreError
+
+MAX_PARAMETERS = 250_000_000
+"""The largest model a weights file may declare (1 GB in float32); Magenta's biggest, hierdec-mel_16bar, has 176 M."""
 
 NUM_CLASSES = 90
 """Magenta's one-hot melody depth: 0 no event, 1 note-off, 2 + (pitch - 21) note-on for pitches 21..108."""
@@ -57,12 +61,48 @@ class MusicVAEConfig:
     def __post_init__(self) -> None:
         if not self.encoder_sizes or not self.decoder_sizes or self.z_size <= 0:
             raise ValueError(f"config {self.name!r}: encoder, decoder and z sizes must be non-empty and positive")
+        for key in ("encoder_sizes", "decoder_sizes", "conductor_sizes", "z_size", "seq_len", "num_segments",
+                    "num_classes", "batch_size"):
+            value = getattr(self, key)
+            for size in value if isinstance(value, tuple) else (value,):
+                if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                    raise ValueError(f"config {self.name!r}: {key} must hold positive whole numbers, not {value!r}")
+        for key in ("free_bits", "max_beta", "beta_rate", "sampling_rate", "learning_rate", "decay_rate",
+                    "min_learning_rate", "grad_clip", "grad_norm_clip_to_zero"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"config {self.name!r}: {key} must be a finite number >= 0, not {value!r}")
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise ValueError(f"config {self.name!r}: {self.parameter_count():,} parameters, above the limit of "
+                             f"{MAX_PARAMETERS:,}")
         if self.seq_len % self.num_segments:
             raise ValueError(f"config {self.name!r}: seq_len {self.seq_len} is not a multiple of {self.num_segments}")
         if self.num_segments > 1 and not self.conductor_sizes:
             raise ValueError(f"config {self.name!r}: several segments need conductor_sizes")
         if self.part_classes and (sum(self.part_classes) != self.num_classes or not self.hierarchical):
             raise ValueError(f"config {self.name!r}: part classes must sum to num_classes in a hierarchical model")
+
+    def parameter_count(self) -> int:
+        """How many parameters a model of this config has, computed without building it."""
+
+        def lstms(input_size: int, sizes: tuple[int, ...], directions: int = 1) -> tuple[int, int]:
+            count = 0
+            for hidden in sizes:
+                count += directions * 4 * hidden * (input_size + hidden + 2)
+                input_size = directions * hidden
+            return count, input_size
+
+        def decoder(cond_size: int) -> int:
+            count, last = lstms(self.num_classes + cond_size, self.decoder_sizes)
+            state = 2 * sum(self.decoder_sizes)
+            return count + (cond_size + 1) * state + (last + 1) * self.num_classes
+
+        encoder, last = lstms(self.num_classes, self.encoder_sizes, directions=2)
+        total = encoder + 2 * (last + 1) * self.z_size
+        if not self.conductor_sizes:
+            return total + decoder(self.z_size)
+        conductor, last = lstms(1, self.conductor_sizes)
+        return total + conductor + (self.z_size + 1) * 2 * sum(self.conductor_sizes) + decoder(last)
 
     @property
     def hierarchical(self) -> bool:
@@ -90,7 +130,8 @@ class MusicVAEConfig:
         unknown = sorted(set(data) - fields)
         if unknown:
             raise ValueError(f"unknown MusicVAE config keys: {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
     def architecture(self) -> dict[str, Any]:
         """The fields that decide parameter shapes (used to compare weights with a config)."""
@@ -99,7 +140,9 @@ class MusicVAEConfig:
         return {k: getattr(self, k) for k in keys}
 
 
-_MAGENTA_2BAR = {"seq_len": 32, "beta_rate": 0.99999, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0}
+_MAGENTA_2BAR: dict[str, Any] = {
+    "seq_len": 32, "beta_rate": 0.99999, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0
+}
 
 CONFIGS: dict[str, MusicVAEConfig] = {
     c.name: c

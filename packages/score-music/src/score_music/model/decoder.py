@@ -65,7 +65,7 @@ class CategoricalLstmDecoder(nn.Module):
         the ground truth. Returns logits (batch, time, classes)."""
         state = self.initial_state(z)
         previous = inputs[:, 0]
-        logits = []
+        logits: list[Tensor] = []
         for t in range(inputs.shape[1]):
             if t > 0:
                 with torch.no_grad():

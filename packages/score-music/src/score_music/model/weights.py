@@ -4,16 +4,14 @@ config stored beside the tensors so a file always rebuilds the model it came fro
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from score_core.errors import ScoreError
-from score_core.files import publish
-from score_music.model.config import MusicVAEConfig, get_config
+from score_core.files import atomic_path
+from score_music.model.config import CONFIGS, MusicVAEConfig, get_config
 from score_music.model.vae import MusicVAE
 
 FORMAT = "score-musicvae"
@@ -30,14 +28,8 @@ def _have_safetensors() -> bool:
 
 def _atomic_write(path: Path, write: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as temporary:
+        write(str(temporary))
 
 
 def save_weights(
@@ -112,6 +104,10 @@ def load_weights(
         config = MusicVAEConfig.from_dict(json.loads(meta["config"]))
     except (KeyError, ValueError, TypeError) as exc:
         raise ScoreError(str(path), f"unreadable config in weights file ({exc})") from None
+    if config.name not in CONFIGS:
+        raise ScoreError(str(path), f"weights declare an unknown config {config.name!r}; known: {', '.join(CONFIGS)}")
+    if config.architecture() != CONFIGS[config.name].architecture():
+        raise ScoreError(str(path), f"weights declare config {config.name!r} with other layer sizes than it has")
     if expected is not None:
         want = get_config(expected) if isinstance(expected, str) else expected
         for key, value in want.architecture().items():
@@ -129,5 +125,8 @@ def load_weights(
     extra = sorted(set(tensors) - set(own))
     if extra:
         raise ScoreError(str(path), f"unexpected tensor {extra[0]} for config {config.name!r}")
+    for key in own:
+        if not tensors[key].is_floating_point() or not bool(torch.isfinite(tensors[key]).all()):
+            raise ScoreError(str(path), f"tensor {key} holds NaN, infinity or non-float values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.eval(), config

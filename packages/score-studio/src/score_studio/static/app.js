@@ -57,7 +57,7 @@ function formRequest(upload) {
   const request = {
     upload, vision: $("vision").value, music: $("music").value, bridge: $("bridge").value,
     seed: parseInt($("seed").value || "0", 10), temperature: parseFloat($("temperature").value || "1"),
-    tempo_bpm: parseFloat($("tempo").value || "120"),
+    tempo_bpm: $("tempo").value ? parseFloat($("tempo").value) : null,
   };
   if ($("fps").value) request.fps = parseFloat($("fps").value);
   if (!$("weights").hidden) {
@@ -92,7 +92,7 @@ function card(id) {
 
 function describe(request) {
   return `${request.vision} → ${request.music} · seed ${request.seed} · T ${request.temperature} · ` +
-    `${request.tempo_bpm} bpm`;
+    `${request.tempo_bpm ? request.tempo_bpm + " bpm" : "tempo from the cuts"}`;
 }
 
 function render(state) {

@@ -161,7 +161,7 @@ class TrainingBar:
         return report
 
     def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(*exc)  # type: ignore[arg-type]
+        self._bar.__exit__(*exc)
 
 
 @app.command("train-pixelcnn")
@@ -278,4 +278,4 @@ class RowBar:
         return lambda done, _total: self._bar.update(self._task, completed=done)
 
     def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(*exc)  # type: ignore[arg-type]
+        self._bar.__exit__(*exc)

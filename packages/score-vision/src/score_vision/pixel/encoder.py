@@ -26,7 +26,8 @@ class LatentMeanEncoder:
         self.model = model
         self.path = path
         self.spec = EncoderSpec(name="pixelvae", feature_size=model.config.latent,
-                                input_size=tuple(model.config.size), resize="crop", batch_size=64)
+                                input_size=(int(model.config.size[0]), int(model.config.size[1])), resize="crop",
+                                batch_size=64)
 
     @torch.inference_mode()
     def encode(self, frames: np.ndarray) -> np.ndarray:

@@ -44,6 +44,8 @@ def pixelcnn_mask(
 class MaskedConv2d(nn.Conv2d):
     """A convolution whose weight is multiplied by a fixed mask in every forward pass."""
 
+    mask: torch.Tensor
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int], mask: torch.Tensor,
                  padding: int | tuple[int, int] = 0, bias: bool = True) -> None:
         super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -111,7 +111,7 @@ class GatedLayer(nn.Module):
     def __init__(self, in_channels: int, config: PixelCnnConfig, first: bool) -> None:
         super().__init__()
         hidden, colours, half = config.channels, config.colours, config.kernel // 2
-        self.half, self.first = half, first
+        self.half_kernel, self.first = half, first
         gated_groups = channel_groups(hidden, colours).repeat(2)
         in_groups = torch.arange(colours) if first else channel_groups(in_channels, colours)
         self.vertical = nn.Conv2d(in_channels, 2 * hidden, (half + 1, config.kernel))
@@ -132,7 +132,7 @@ class GatedLayer(nn.Module):
 
     def forward(self, vertical: torch.Tensor, horizontal: torch.Tensor, condition: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        half = self.half
+        half = self.half_kernel
         v_pre = self.vertical(F.pad(vertical, (half, half, half, 0)))
         h_pre = self.horizontal(F.pad(horizontal, (half, 0, 0, 0))) + self.vertical_to_horizontal(v_pre)
         if condition is not None:
@@ -178,6 +178,7 @@ class GatedPixelCnn(nn.Module):
         for layer in self.layers:
             vertical, horizontal, skip = layer(vertical, horizontal, condition)
             skips = skip if skips is None else skips + skip
+        assert skips is not None, "a PixelCNN has at least one layer"
         return reshape_logits(full_precision(self.head, skips), self.config.colours)
 
     def receptive_field(self) -> tuple[int, int]:
@@ -197,7 +198,7 @@ def nll_bits_per_dim(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor
 
 def initialise_output_bias(model: nn.Module, images: torch.Tensor) -> None:
     """Start the softmax at the data's marginal distribution of pixel values (per colour)."""
-    final = model.head[-1]
+    final: Any = cast(nn.Sequential, model.head)[-1]
     colours = images.shape[1]
     with torch.no_grad():
         for colour in range(colours):
