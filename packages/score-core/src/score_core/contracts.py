@@ -127,6 +127,12 @@ class LatentSpec(Contract):
         default=None,
         description="Latent dimensions from most to least used by the decoder; None means 0, 1, 2, ...",
     )
+    steps_per_latent: int | None = Field(
+        default=None,
+        gt=0,
+        description="Grid steps each latent covers when the decoder reads a stream of latents (4 = one per beat); "
+        "None: one latent per segment.",
+    )
 
     @model_validator(mode="after")
     def _order_is_permutation(self) -> LatentSpec:
@@ -137,6 +143,12 @@ class LatentSpec(Contract):
     def segment_seconds(self, tempo_bpm: float) -> float:
         """Length of one segment in seconds at the given tempo."""
         return self.bars_per_segment * self.beats_per_bar * 60.0 / tempo_bpm
+
+    def latent_seconds(self, tempo_bpm: float) -> float:
+        """Time one latent covers: a segment, or ``steps_per_latent`` grid steps for a streaming decoder."""
+        if self.steps_per_latent is None:
+            return self.segment_seconds(tempo_bpm)
+        return self.steps_per_latent * self.beats_per_bar / self.steps_per_bar * 60.0 / tempo_bpm
 
     def ordered_dimensions(self) -> tuple[int, ...]:
         return self.dimension_order if self.dimension_order is not None else tuple(range(self.size))

@@ -314,7 +314,7 @@ class Pipeline:
             return self._compose_cuts(features, duration, options, events or EventTrack(duration=duration))
         if options.sync != "grid":
             raise ScoreError("--sync", f"must be cuts or grid, got {options.sync!r}")
-        segment = spec.segment_seconds(options.tempo_bpm)
+        segment = spec.latent_seconds(options.tempo_bpm)  # a streaming decoder reads one latent per beat
         count = max(1, math.ceil(duration / segment - 1e-6))
         starts = np.arange(count) * segment
         latents = self.bridge.to_latents(features, spec, starts, starts + segment, options.tempo_bpm)

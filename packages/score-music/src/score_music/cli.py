@@ -361,3 +361,6 @@ class _progress:
 
     def __exit__(self, *exc: object) -> None:
         self._bar.__exit__(*exc)  # type: ignore[arg-type]
+
+
+from score_music.stream import cli as _stream_cli  # noqa: E402, F401  (registers the stream commands on `app`)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from score_core import hookimpl
@@ -108,6 +110,37 @@ def register_decoders(register: Callable[[DecoderRegistration], None]) -> None:
                 name=f"{shipped.path.name} (sha256 {shipped.sha256[:12]}) + drums plugin",
                 license="Apache-2.0 (trained by score on BSD-licensed music21 corpus data)",
                 source="shipped in score-music; drums from the musicvae-drums plugin",
+            ),
+        )
+    )
+    _register_stream(register)
+
+
+def build_stream_decoder(weights: str | None) -> Any:
+    """The per-beat stream decoder with the shipped weights, or a file saved by `score music train-stream`."""
+    from score_music.stream.decoder import load_stream_decoder
+
+    return load_stream_decoder(weights)
+
+
+def _register_stream(register: Callable[[DecoderRegistration], None]) -> None:
+    from score_music.stream.decoder import read_card, stream_latent_spec
+    from score_music.stream.shipped import STREAM_WEIGHTS_FILE
+
+    weights = Path(str(resources.files("score_music") / "weights" / STREAM_WEIGHTS_FILE))
+    card = read_card(weights) or {"z_size": 16, "steps_per_latent": 4}
+    register(
+        DecoderRegistration(
+            name="musicvae-stream",
+            aliases=("stream",),
+            description="Melody decoder reading one latent per beat (sequential VAE, AR(1) prior): answers "
+            "a change of picture on the next beat",
+            latent_spec=stream_latent_spec(card),
+            factory=build_stream_decoder,
+            weights=WeightsInfo(
+                name=f"{weights.name} (sha256 {str(card.get('sha256', 'missing'))[:12]})",
+                license="Apache-2.0 (trained by score on BSD-licensed music21 corpus data)",
+                source="shipped in score-music; see MODEL_CARD.md",
             ),
         )
     )

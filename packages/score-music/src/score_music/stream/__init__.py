@@ -1,0 +1,1 @@
+"""musicvae-stream: a melody decoder driven by one latent per beat under a smooth AR(1) prior."""
