@@ -374,12 +374,12 @@ class Pipeline:
         if options.key and options.key.lower() != "none":
             if options.key.lower() == "auto":
                 mean = self.colour_sum / max(self.colour_frames, 1)
-                key = key_from_colour(mean if self.colour_frames else (128.0, 128.0, 128.0))
+                key = key_from_colour([float(c) for c in mean] if self.colour_frames else (128.0, 128.0, 128.0))
             else:
                 key = parse_key(options.key)
             self.piece_key = key.name
             self.piece_scale = key.scale()
-            score, _ = key_parts(score, latents.starts, key, fit=options.scale_fit)
+            score, _ = key_parts(score, [float(t) for t in latents.starts], key, fit=options.scale_fit)
         return set_programs(score, programs)
 
     def provenance(self) -> dict[str, Any]:

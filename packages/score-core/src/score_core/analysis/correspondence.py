@@ -101,7 +101,7 @@ def musical_change(
     lo, hi = np.maximum(index - k, 0), np.minimum(index + k, n)
 
     def window_sum(which: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return cumulative[which][b] - cumulative[which][a]
+        return np.asarray(cumulative[which][b] - cumulative[which][a])
 
     before_w, after_w = window_sum(1, lo, index), window_sum(1, index, hi)
     both = (before_w > 1e-9) & (after_w > 1e-9)
@@ -320,7 +320,7 @@ def _bin_mean(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.nd
     sums = np.histogram(times, bins=edges, weights=values)[0]
     counts = np.histogram(times, bins=edges)[0]
     means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    return means
+    return np.asarray(means)
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ def _fades(
         through_black = luma is not None and float(np.min(luma.values[span])) < 0.06
         if mix is not None and not through_black and float(np.min(mix[span])) > FADE_MIX:
             continue  # content moved rather than mixed: motion, not a dissolve
-        if through_black:  # a fade through black: its darkest frame
+        if through_black and luma is not None:  # a fade through black: its darkest frame
             time = float(times[span[int(np.argmin(luma.values[span]))]])
         else:  # a dissolve: the middle of the transition, half a lag before the slow change's centre
             time = float((times[first] + times[last]) / 2 - SLOW_LAG / 4)

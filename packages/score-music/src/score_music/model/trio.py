@@ -8,6 +8,8 @@ with its own weights, read that same embedding (initial state and per-step input
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -49,7 +51,8 @@ class HierarchicalSplitDecoder(nn.Module):
             # Shifted over the whole sequence, then cut into bars: a bar reads the previous bar's last event.
             inputs = F.pad(one_hot[:, :-1], (0, 0, 1, 0)).reshape(batch * self.num_segments, self.segment_steps,
                                                                    classes)
-            logits.append(decoder.teacher_forced(inputs, emb).reshape(batch, steps, classes))
+            part = cast(CategoricalLstmDecoder, decoder)
+            logits.append(part.teacher_forced(inputs, emb).reshape(batch, steps, classes))
         return logits
 
     def sample(
@@ -67,7 +70,8 @@ class HierarchicalSplitDecoder(nn.Module):
         for bar in range(emb.shape[1]):
             parts = []
             for index, decoder in enumerate(self.parts):
-                events, _ = decoder.sample(emb[:, bar], self.segment_steps, temperature, generator, previous[index])
+                part = cast(CategoricalLstmDecoder, decoder)
+                events, _ = part.sample(emb[:, bar], self.segment_steps, temperature, generator, previous[index])
                 previous[index] = events[:, -1]
                 parts.append(events)
             bars.append(torch.stack(parts, dim=-1))

@@ -74,7 +74,8 @@ class StreamConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown stream config keys: {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
     def architecture(self) -> dict[str, Any]:
         """Fields that decide parameter shapes."""
