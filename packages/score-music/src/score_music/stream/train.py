@@ -4,8 +4,6 @@ gradient clipping, two-pass scheduled sampling; seeded per step, checkpointed at
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from score_core.errors import ScoreError
+from score_core.files import atomic_path
 from score_music.model.vae import free_nats
 from score_music.stream.model import STREAM_CONFIGS, StreamConfig, StreamVAE, ar1_kl
-from score_music.train import _generator, batch_indices
+from score_music.train import Validation, _generator, batch_indices
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 CHECKPOINT_NAME = "stream-checkpoint.pt"
@@ -42,20 +41,8 @@ class StreamTrainSettings:
     num_threads: int | None = None
 
 
-@dataclass(frozen=True)
-class StreamValidation:
-    """Held-out figures with z = the posterior mean path."""
-
-    step: int
-    loss: float
-    """Reconstruction nats per sequence (teacher-forced) + KL."""
-    kl: float
-    accuracy: float
-    """Per-step accuracy, teacher-forced."""
-    sampled_accuracy: float
-    """Per-step accuracy when the decoder feeds back its own argmax outputs."""
-    active_dims: float
-    """Fraction of latent dimensions whose posterior mean varies over windows and beats (variance > 0.01)."""
+StreamValidation = Validation
+"""Held-out figures of a stream model, as for MusicVAE; active dimensions count over windows and beats."""
 
 
 @dataclass
@@ -150,14 +137,8 @@ def _save_checkpoint(path: Path, model: StreamVAE, optimizer: torch.optim.Optimi
     blob = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "step": step, "config": model.config.to_dict(), "settings": plain,
             "validations": [dataclasses.asdict(v) for v in validations]}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as temporary:
+        torch.save(blob, temporary)
 
 
 def load_stream_checkpoint(path: str | Path) -> dict[str, Any]:

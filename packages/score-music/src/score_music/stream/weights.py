@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import numpy as np
 import torch
 
 from score_core.errors import ScoreError
-from score_core.files import atomic_write_bytes, publish, sha256_file
+from score_core.files import atomic_path, atomic_write_bytes, sha256_file
 from score_music.stream.model import StreamConfig, StreamVAE
 
 FORMAT = "score-musicvae-stream"
@@ -26,14 +24,8 @@ def save_stream_weights(model: StreamVAE, path: str | Path, dtype: torch.dtype =
     blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": json.dumps(model.config.to_dict()),
             "state_dict": tensors}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as temporary:
+        torch.save(blob, temporary)
     return path
 
 
