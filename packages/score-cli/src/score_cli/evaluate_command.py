@@ -31,11 +31,11 @@ def evaluate(
 
     if plot is not None and plot.exists() and not overwrite:
         raise ScoreError(str(plot), "already exists; pass --overwrite to replace it")
+    read_midi(midi)  # a bad MIDI file fails before the video is decoded
     if plot is not None:
         from score_core.analysis.timeline import require_pyplot
 
-        require_pyplot()  # a missing matplotlib fails before any work
-    read_midi(midi)  # a bad MIDI file fails before the video is decoded
+        require_pyplot()  # a missing matplotlib fails before the video is decoded
     evaluation = evaluate_files(video, midi)
     figures: dict[str, Any] = {"video": str(video), "midi": str(midi), **evaluation.figures}
     if music is not None:
