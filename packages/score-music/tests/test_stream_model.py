@@ -78,3 +78,26 @@ def test_weights_round_trip_in_float16_and_reject_other_files(tmp_path):
     torch.save({"format": "something-else"}, other)
     with pytest.raises(ScoreError, match="not a score-musicvae-stream weights file"):
         load_stream_weights(other)
+
+
+def test_a_weights_file_declaring_huge_or_negative_sizes_or_nan_is_refused_before_allocating(tmp_path):
+    import json
+
+    model = StreamVAE(STREAM_CONFIGS["stream-tiny"]).eval()
+    path = save_stream_weights(model, tmp_path / "stream.pt")
+    blob = torch.load(path, weights_only=True)
+    cases = {
+        "huge": ({**model.config.to_dict(), "decoder_sizes": [200_000]}, None, "over the limit"),
+        "negative": ({**model.config.to_dict(), "z_size": -4}, None, "positive whole number"),
+        "nan": (model.config.to_dict(), "nan", "NaN"),
+    }
+    for name, (config, poison, message) in cases.items():
+        state = dict(blob["state_dict"])
+        if poison:
+            key = next(iter(state))
+            state[key] = torch.full_like(state[key], float("nan"))
+        hostile = tmp_path / f"{name}.pt"
+        torch.save({**blob, "config": json.dumps(config), "state_dict": state}, hostile)
+        assert hostile.stat().st_size < 2_000_000
+        with pytest.raises(ScoreError, match=message):
+            load_stream_weights(hostile)

@@ -11,6 +11,7 @@ import torch
 
 from score_core.errors import ScoreError
 from score_core.files import atomic_path, atomic_write_bytes, sha256_file
+from score_music.model.config import MAX_PARAMETERS
 from score_music.stream.model import StreamConfig, StreamVAE
 
 FORMAT = "score-musicvae-stream"
@@ -46,14 +47,49 @@ def load_stream_weights(path: str | Path) -> StreamVAE:
         config = StreamConfig.from_dict(json.loads(blob["config"]))
     except (KeyError, ValueError, TypeError) as exc:
         raise ScoreError(str(path), f"unreadable config in weights file ({exc})") from None
+    problem = config_problem(config)
+    if problem:
+        raise ScoreError(str(path), problem)
     model = StreamVAE(config)
     own = model.state_dict()
     tensors = blob.get("state_dict") or {}
     for key, value in own.items():
         if key not in tensors or tuple(tensors[key].shape) != tuple(value.shape):
             raise ScoreError(str(path), f"tensor {key} is missing or not of shape {tuple(value.shape)}")
+        if not torch.isfinite(tensors[key].float()).all():
+            raise ScoreError(str(path), f"tensor {key} holds NaN or infinite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items() if k in own})
     return model.eval()
+
+
+def config_problem(config: StreamConfig) -> str | None:
+    """Why ``config`` cannot be a stream model (non-positive sizes, a parameter count over MAX_PARAMETERS, ...),
+    judged before anything is allocated; None when it can."""
+    sizes = {"z_size": config.z_size, "steps_per_latent": config.steps_per_latent,
+             "encoder_size": config.encoder_size, "seq_len": config.seq_len, "num_classes": config.num_classes}
+    sizes.update({f"decoder_sizes[{i}]": size for i, size in enumerate(config.decoder_sizes)})
+    for name, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            return f"config {name} must be a positive whole number, not {value!r}"
+    if not config.decoder_sizes:
+        return "config decoder_sizes is empty"
+    if config.seq_len % config.steps_per_latent:
+        return f"config seq_len {config.seq_len} is not a multiple of steps_per_latent {config.steps_per_latent}"
+    if not 0.0 <= config.rho < 1.0:
+        return f"config rho {config.rho!r} is outside [0, 1)"
+
+    def lstm(inputs: int, hidden: int) -> int:
+        return 4 * hidden * (inputs + hidden + 2)
+
+    count = 2 * lstm(config.num_classes, config.encoder_size) + 4 * config.encoder_size * config.z_size
+    inputs = config.num_classes + config.z_size
+    for hidden in config.decoder_sizes:
+        count += lstm(inputs, hidden)
+        inputs = hidden
+    count += inputs * config.num_classes + config.z_size * 2 * sum(config.decoder_sizes)
+    if count > MAX_PARAMETERS:
+        return f"config declares about {count:,} parameters, over the limit of {MAX_PARAMETERS:,}"
+    return None
 
 
 def latent_usage(model: StreamVAE, windows: np.ndarray, batch_size: int = 512) -> np.ndarray:
