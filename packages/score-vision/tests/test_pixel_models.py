@@ -112,6 +112,22 @@ def test_a_file_of_another_model_kind_is_refused(digits: tuple, tmp_path: Path) 
         load_model_file(junk)
 
 
+def test_a_file_declaring_huge_or_negative_layers_or_nan_weights_is_refused_before_allocating() -> None:
+    model = build_model("gated", dict(TINY_GATED))
+    blob = {"kind": "gated", "config": model.config_dict(), "model": model.state_dict()}
+    model_from_blob(blob, "ok.pt")
+    huge = {**blob, "config": {**blob["config"], "channels": 100_000, "layers": 64}}
+    with pytest.raises(ScoreError, match="over the limit"):
+        model_from_blob(huge, "huge.pt")
+    negative = {**blob, "config": {**blob["config"], "channels": -3}}
+    with pytest.raises(ScoreError, match="invalid gated config"):
+        model_from_blob(negative, "negative.pt")
+    poisoned = {**blob, "model": {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                                  for k, v in blob["model"].items()}}
+    with pytest.raises(ScoreError, match="NaN"):
+        model_from_blob(poisoned, "nan.pt")
+
+
 @pytest.mark.parametrize("size", [(30, 32), (6, 6)])
 def test_the_vaes_refuse_a_size_their_encoder_cannot_halve_twice(size: tuple[int, int]) -> None:
     with pytest.raises(ScoreError, match="multiples of 4"):

@@ -54,8 +54,27 @@ def build_model(kind: str, config: dict[str, Any]) -> nn.Module:
     return build_vae_model(kind, config)
 
 
+MAX_PARAMETERS = 100_000_000
+"""A pixel-model file whose config declares more parameters than this is refused before anything is allocated."""
+
+
 def model_from_blob(blob: dict[str, Any], source: str) -> nn.Module:
-    """The model stored in a loaded pixel-model file, in eval mode."""
+    """The model stored in a loaded pixel-model file, in eval mode.
+
+    The config is first built on PyTorch's meta device (shapes only, no memory), so a small file declaring huge
+    layers is refused by its parameter count; NaN or infinite weights are refused too."""
+    try:
+        with torch.device("meta"):
+            sizes = sum(p.numel() for p in build_model(blob["kind"], blob["config"]).parameters())
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ScoreError(source, f"holds an invalid {blob.get('kind')} config ({type(exc).__name__})") from None
+    if sizes > MAX_PARAMETERS:
+        raise ScoreError(source, f"config declares {sizes:,} parameters, over the limit of {MAX_PARAMETERS:,}")
+    state = blob.get("model")
+    if isinstance(state, dict) and any(
+        isinstance(t, torch.Tensor) and t.is_floating_point() and not torch.isfinite(t).all() for t in state.values()
+    ):
+        raise ScoreError(source, "holds NaN or infinite weights")
     try:
         model = build_model(blob["kind"], blob["config"])
         model.load_state_dict(blob["model"])
