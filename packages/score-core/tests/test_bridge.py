@@ -117,3 +117,23 @@ def test_a_truncated_or_directory_bridge_is_refused_with_one_line(tmp_path):
         PcaBridge.from_file(path)
     with pytest.raises(ScoreError, match="is a directory"):
         PcaBridge.from_file(tmp_path)
+
+
+def test_a_small_saved_bridge_declaring_gigabytes_is_refused_before_reading(tmp_path):
+    import zipfile
+
+    import numpy as np
+    import pytest
+
+    from score_core.bridge import PcaWhitening
+    from score_core.errors import ScoreError
+
+    path = tmp_path / "bomb.npz"
+    header = {"descr": "<f8", "fortran_order": False, "shape": (200_000, 1_000)}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("components.npy", "w") as stream:
+        np.lib.format.write_array_header_1_0(stream, header)
+        stream.write(bytes(1 << 20))  # only a MiB of the declared 1.6 GB
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ScoreError, match="GiB of arrays"):
+        PcaWhitening.load(path)

@@ -76,6 +76,7 @@ class PcaWhitening:
         if Path(path).is_dir():
             raise ScoreError(str(path), "is a directory, not a saved PCA bridge")
         try:
+            _refuse_oversized_members(Path(path))
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: np.asarray(data[key]) for key in ("mean", "components", "std", "encoder")}
         except FileNotFoundError:
@@ -95,6 +96,32 @@ class PcaWhitening:
         for array in (self.mean, self.components, self.std):
             hasher.update(np.ascontiguousarray(array).tobytes())
         return hasher.hexdigest()
+
+
+MAX_BRIDGE_BYTES = 1 << 30
+"""A saved bridge whose arrays would take more memory than this (1 GiB) is refused before they are read."""
+
+
+def _refuse_oversized_members(path: Path) -> None:
+    """Read only the .npy headers inside the .npz and refuse one that declares arrays over MAX_BRIDGE_BYTES (a
+    compressed file of a few KB can declare gigabytes)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # np.load reports what it is
+    declared = 0
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.endswith(".npy"):
+                continue
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(stream)
+            declared += int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    if declared > MAX_BRIDGE_BYTES:
+        raise ScoreError(str(path), f"declares {declared / 2**30:.1f} GiB of arrays; a PCA bridge is far smaller")
 
 
 def _whitening_problem(arrays: dict[str, np.ndarray]) -> str | None:
