@@ -121,7 +121,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     height, width = rgb.shape[:2]
     with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
         stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"  # type: ignore[attr-defined]
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        for packet in (*stream.encode(frame), *stream.encode(None)):  # type: ignore[attr-defined]
+        for packet in (*stream.encode(frame), *stream.encode(None)):
             container.mux(packet)
