@@ -168,6 +168,8 @@ def test_stage_options_are_typed_and_unknown_ones_refused(capsys, tmp_path):
         ("--vision", "binned", "--music", "arpeggio", "--vision-opt", "bins"): "--vision-opt bins: expected KEY=VALUE",
         ("--vision", "forgetful", "--music", "arpeggio"): "encoder 'forgetful': declares temporal features but has no",
         ("--vision", "exits", "--music", "arpeggio"): "encoder 'exits': failed to build: SystemExit(3)",
+        ("--vision", "color-stats", "--music", "arpeggio", "--bridge-opt", "whiten=no"):
+            "bridge 'pca': takes no option 'whiten' (it takes: weights)",
     }
     with register_plugin(_OptionsPlugin(), name="options"):
         for args, message in refusals.items():

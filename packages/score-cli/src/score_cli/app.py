@@ -70,6 +70,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         vision_layer=values["layer"],
         vision_options=key_values("--vision-opt", values.get("vision_opt")),
         music_options=key_values("--music-opt", values.get("music_opt")),
+        bridge_options=key_values("--bridge-opt", values.get("bridge_opt")),
     )
     if values["start_timecode"] is not None:
         from score_core.timecode import check_timecode_text
@@ -148,6 +149,9 @@ def run(
     ] = None,
     music_opt: Annotated[
         list[str] | None, typer.Option(help="Decoder option KEY=VALUE (repeatable; see `score decoders`).")
+    ] = None,
+    bridge_opt: Annotated[
+        list[str] | None, typer.Option(help="Bridge option KEY=VALUE (repeatable; see `score plugins`).")
     ] = None,
     bridge_weights: Annotated[
         str | None, typer.Option(help="A bridge fitted on a corpus (`score bridge fit`), instead of this video.")

@@ -66,6 +66,8 @@ class StageChoice:
     """Encoder options (``--vision-opt key=value``); ``vision_weights`` and ``vision_layer`` are shorthands."""
     music_options: Mapping[str, Any] = field(default_factory=dict)
     """Decoder options (``--music-opt key=value``); ``music_weights`` is a shorthand."""
+    bridge_options: Mapping[str, Any] = field(default_factory=dict)
+    """Bridge options (``--bridge-opt key=value``); ``bridge_weights`` is a shorthand."""
 
 
 def merged_options(options: Mapping[str, Any], flag: str, **shorthands: Any) -> dict[str, Any]:
@@ -156,8 +158,13 @@ class Pipeline:
             merged_options(choice.music_options, "music", weights=choice.music_weights),
         )
         self._check_registrations()
+        self.bridge_options: StageOptions = parse_options(
+            f"bridge '{self.bridge_registration.name}'", self.bridge_registration.options,
+            merged_options(choice.bridge_options, "bridge", weights=choice.bridge_weights),
+        )
         self.bridge: Bridge = call_plugin(
-            f"bridge '{self.bridge_registration.name}'", self.bridge_registration.factory, choice.bridge_weights
+            f"bridge '{self.bridge_registration.name}'", build_stage, self.bridge_registration.factory,
+            self.bridge_options,
         )
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
@@ -557,6 +564,7 @@ def _run(
         "vision_layer": pipeline.choice.vision_layer,
         "vision_options": pipeline.encoder_options.model_dump(),
         "music_options": pipeline.decoder_options.model_dump(),
+        "bridge_options": pipeline.bridge_options.model_dump(),
         **asdict(options),
         "fps": fps,
     }

@@ -95,13 +95,15 @@ class DecoderRegistration:
 
 @dataclass(frozen=True)
 class BridgeRegistration:
-    """A bridge from features to latents: ``factory(weights)`` builds it, fitted from a file when given one."""
+    """A bridge from features to latents: ``factory(weights, **other options)`` builds it, fitted from a file
+    when given one; ``options`` declares what it takes (``--bridge-opt key=value``)."""
 
     name: str
     description: str
-    factory: Callable[[str | None], Bridge]
+    factory: Callable[..., Bridge]
     aliases: tuple[str, ...] = ()
     output_prior: str = "standard-normal"
+    options: type[StageOptions] = WeightsOptions
 
 
 @dataclass(frozen=True)
