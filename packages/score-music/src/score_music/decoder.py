@@ -24,6 +24,25 @@ MELODY_PROGRAM = 0
 MELODY_VELOCITY = 90
 
 
+def continued_segment_events(model: Any, latents: np.ndarray, steps: int, *, temperature: float,
+                             seed: int) -> np.ndarray:
+    """Events (N, steps, ...) that ``model.decode`` writes for N latents, each segment's first input being the
+    previous segment's last event(s), so a note sounding at a join can be held or ended."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.from_numpy(np.array(latents, dtype=np.float32))
+    rows = []
+    previous = None
+    for index in range(z.shape[0]):
+        events, _ = model.decode(
+            z[index : index + 1], steps=steps, temperature=temperature, generator=generator, first_input=previous
+        )
+        previous = events[:, -1]
+        rows.append(events[0].numpy())
+    return np.stack(rows)
+
+
 class MusicVaeDecoder:
     """Wraps a MusicVAE model (flat or hierarchical) behind score's MusicDecoder protocol."""
 
@@ -34,20 +53,8 @@ class MusicVaeDecoder:
 
     def segment_events(self, latents: np.ndarray, *, temperature: float, seed: int) -> np.ndarray:
         """Events (N, steps) for N latents, each segment continuing from the previous one's last event."""
-        import torch
-
-        generator = torch.Generator().manual_seed(seed)
         steps = self.latent_spec.bars_per_segment * STEPS_PER_BAR
-        z = torch.from_numpy(np.array(latents, dtype=np.float32))
-        rows = []
-        previous = None
-        for index in range(z.shape[0]):
-            events, _ = self.model.decode(
-                z[index : index + 1], steps=steps, temperature=temperature, generator=generator, first_input=previous
-            )
-            previous = events[:, -1]
-            rows.append(events[0].numpy())
-        return np.stack(rows)
+        return continued_segment_events(self.model, latents, steps, temperature=temperature, seed=seed)
 
     def step_events(self, latents: LatentTrack, *, temperature: float, seed: int) -> np.ndarray:
         """Events (S,) on the track's step grid: a per-step latent path, state carried within shots."""

@@ -14,6 +14,7 @@ import numpy as np
 from score_core.contracts import LatentSpec, LatentTrack, Marker, Score
 from score_core.errors import ScoreError
 from score_core.files import sha256_file
+from score_music.decoder import continued_segment_events
 from score_music.drums import drum_events_to_notes
 from score_music.melody import STEPS_PER_BAR, events_to_notes
 
@@ -35,19 +36,8 @@ class TrioVaeDecoder:
 
     def segment_events(self, latents: np.ndarray, *, temperature: float, seed: int) -> np.ndarray:
         """Events (N, steps, 3) for N latents."""
-        import torch
-
-        generator = torch.Generator().manual_seed(seed)
         steps = self.latent_spec.bars_per_segment * STEPS_PER_BAR
-        z = torch.from_numpy(np.array(latents, dtype=np.float32))
-        rows = []
-        previous = None
-        for index in range(z.shape[0]):
-            events, _ = self.model.decode(z[index:index + 1], steps=steps, temperature=temperature,
-                                          generator=generator, first_input=previous)
-            previous = events[:, -1]
-            rows.append(events[0].numpy())
-        return np.stack(rows)
+        return continued_segment_events(self.model, latents, steps, temperature=temperature, seed=seed)
 
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
         events = self.segment_events(latents.values, temperature=temperature, seed=seed)
