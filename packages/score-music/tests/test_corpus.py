@@ -29,8 +29,8 @@ pytest.importorskip("music21")
 SMALL_ESSEN = "testd.abc"  # 8 tunes; the first file by name holds 313 and takes ~13 s to parse
 
 
-def small_sources(collection: str) -> list[Path]:
-    files = source_files(collection)
+def small_sources(collection: str, pop909_root: Path | None = None) -> list[Path]:
+    files = source_files(collection, pop909_root)
     if collection == "essenFolksong":
         return [path for path in files if path.name == SMALL_ESSEN]
     return files
@@ -52,6 +52,7 @@ def test_sources_of_each_collection() -> None:
     assert len(source_files("essenFolksong")) == 31
     assert len(source_files("ryansMammoth")) == 1059
     assert len(source_files("oneills1850")) == 39
+    assert len(source_files("airdsAirs")) == 6
     with pytest.raises(ValueError, match="unknown collection"):
         source_files("beatles")
 
@@ -159,3 +160,14 @@ def test_augment_batch_shifts_within_range() -> None:
     assert shifts[0] <= 0 and shifts[1] >= 0 and shifts[2] == 0
     assert np.all(out[:, 8] == NOTE_OFF) and np.all(out[:, [1, 2, 3]] == 0)
     assert out.max() < NUM_CLASSES and out[out > 0].min() >= 1
+
+
+def test_every_metre_is_kept_and_recorded(built: tuple[Path, CacheSummary]) -> None:
+    from score_music.corpus import tune_bar_quarters
+
+    cache, summary = built
+    bars = tune_bar_quarters(cache)
+    assert set(bars) == set(tune_splits(cache))
+    essen = {tune: bar for tune, bar in bars.items() if tune.startswith("essenFolksong/")}
+    assert summary.collections["essenFolksong"].tunes_skipped_meter == 0  # no tune is dropped for its metre
+    assert any(bar not in (2.0, 4.0, 8.0) for bar in essen.values()), essen  # testd.abc has 3/4 and 6/8 songs

@@ -95,3 +95,24 @@ def test_batches_walk_through_seeded_epochs():
 def test_bad_windows_are_refused():
     with pytest.raises(ScoreError, match="expected a non-empty"):
         train(TrainSettings(config="tiny", steps=1), np.zeros((4, 16), np.int64))
+
+
+def test_a_run_from_weights_starts_from_them_at_their_step(tmp_path):
+    from score_music.model.weights import save_weights
+    from score_music.train import lr_at
+
+    data = _windows(16)
+    first = train(TrainSettings(config="tiny", steps=3, batch_size=4, seed=0), data)
+    save_weights(first.model, first.model.config, tmp_path / "start.pt")
+    settings = dict(config="tiny", batch_size=4, seed=5, init_weights=tmp_path / "start.pt", start_step=3)
+    untouched = train(TrainSettings(steps=3, **settings), data)
+    for (name, a), (_, b) in zip(first.model.state_dict().items(), untouched.model.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(a, b), name
+    seen = []
+    report = train(TrainSettings(steps=5, **settings), data, progress=seen.append)
+    assert [p.step for p in seen] == [4, 5] and report.steps == 5
+    assert seen[0].lr == pytest.approx(lr_at(report.config, 3))  # the schedules go on from the start step
+    with pytest.raises(ScoreError, match="expected 'tiny-drums'"):
+        train(TrainSettings(config="tiny-drums", steps=1, batch_size=4, init_weights=tmp_path / "start.pt"),
+              np.zeros((4, 32), np.int64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -123,9 +124,13 @@ def interpolate(
     decoder = _decoder(weights)
     steps = decoder.latent_spec.bars_per_segment * 16
     windows = np.stack([_first_window(first, steps), _first_window(second, steps)]).astype(np.int64)
-    mu, _ = decoder.model.encode(torch.from_numpy(windows))
-    path = slerp(mu[0], mu[1], count).detach().numpy()
+    mu, shifts = decoder.encode_windows(windows)
+    path = slerp(torch.from_numpy(mu[0]), torch.from_numpy(mu[1]), count).numpy()
     events = decoder.segment_events(path, temperature=temperature, seed=seed)
+    if decoder.key_normalised:  # back in the first melody's key
+        from score_music.keynorm import transpose_windows
+
+        events = transpose_windows(events, np.full(len(events), -shifts[0]))
     notes = _write_events(events, output, tempo, [f"step {i + 1}/{count}" for i in range(count)])
     typer.echo(f"{output}: {count} steps from {first.name} to {second.name}, {notes} notes")
 
@@ -139,7 +144,6 @@ def reconstruct(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Encode each 2-bar window of a melody to its posterior mean and decode it greedily; print the accuracy."""
-    import torch
 
     _refuse_existing(output, overwrite)
     decoder = _decoder(weights)
@@ -148,9 +152,7 @@ def reconstruct(
     if melody.size < steps:
         raise ScoreError(str(source), f"melody is shorter than {steps // 16} bars")
     windows = melody[: melody.size // steps * steps].reshape(-1, steps).astype(np.int64)
-    mu, _ = decoder.model.encode(torch.from_numpy(windows))
-    events, _ = decoder.model.decode(mu, steps=steps, temperature=0.0)
-    events = events.numpy()
+    events = decoder.reconstruct(windows)
     accuracy = float((events == windows).mean())
     notes = _write_events(events, output, tempo, [f"bars {2 * i + 1}-{2 * i + 2}" for i in range(len(windows))])
     typer.echo(f"{output}: {len(windows)} windows, {notes} notes, step accuracy {accuracy:.3f}")
@@ -161,8 +163,12 @@ def build_corpus(
     cache: Annotated[Path | None, typer.Option(help="Cache directory (default ~/.cache/score/musicvae-windows).")]
     = None,
     collections: Annotated[str | None, typer.Option(help="Comma-separated collections (default: all).")] = None,
+    pop909: Annotated[Path | None, typer.Option(
+        help="POP909 folder (default: $SCORE_POP909 or the shared data folder).")] = None,
+    duple_only: Annotated[bool, typer.Option(
+        "--duple-only/--all-metres", help="Keep only tunes in 2/4, 4/4, 2/2, 4/2 (default: every metre).")] = False,
 ) -> None:
-    """Extract 2-bar training windows from the music21 corpus once and cache them (Essen takes minutes)."""
+    """Extract 2-bar training windows from the music21 corpus and POP909 once and cache them (minutes)."""
     from score_music.corpus import COLLECTIONS, build_cache
 
     names = [c.strip() for c in collections.split(",")] if collections else list(COLLECTIONS)
@@ -171,7 +177,9 @@ def build_corpus(
         if done == total or done % 200 == 0:
             print(f"{collection}: {done}/{total} files", file=sys.stderr)
 
-    summary = build_cache(names, cache, progress=report)
+    if pop909 is not None and not pop909.is_dir():
+        raise ScoreError(str(pop909), "no such POP909 folder")
+    summary = build_cache(names, cache, progress=report, duple_only=duple_only, pop909_root=pop909)
     typer.echo(str(summary))
 
 
@@ -206,6 +214,13 @@ def train(
     seed: Annotated[int, typer.Option()] = 0,
     resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in --checkpoints.")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="Torch threads (default: torch's choice).")] = None,
+    init_weights: Annotated[Path | None, typer.Option(
+        help="Start from these weights of the same config (e.g. the shipped model) instead of fresh ones.")] = None,
+    start_step: Annotated[int | None, typer.Option(
+        min=0, help="Step the schedules go on from with --init-weights (default: the steps on its card).")] = None,
+    key_normalise: Annotated[bool, typer.Option(
+        "--key-normalise/--all-keys", help="Melody: move each window to C major / A minor by its own key, "
+                                           "augment by a few semitones (default), or keep keys, augment ±5.")] = True,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Train a MusicVAE on the cached corpus windows, with checkpoints; write the weights and their card."""
@@ -230,19 +245,34 @@ def train(
         cache_dir = cache or default_cache_dir()
         train_windows = _windows(cache_dir, "train")
         valid_windows = _windows(cache_dir, "valid")
+        if key_normalise:
+            from score_music.keynorm import augment_near_key, normalise_windows
+
+            train_windows, valid_windows = normalise_windows(train_windows)[0], normalise_windows(valid_windows)[0]
+            augment = augment_near_key
     else:
         raise ScoreError("--model", f"{model!r} is not melody or drums")
+    key_normalised = model == "melody" and key_normalise
+    if init_weights is not None and not init_weights.is_file():
+        raise ScoreError(str(init_weights), "no such weights file")
+    if init_weights is not None and start_step is None:
+        from score_music.loading import card_path
+
+        card = card_path(init_weights)
+        start_step = int(json.loads(card.read_text()).get("steps", 0)) if card.is_file() else 0
     checkpoints.mkdir(parents=True, exist_ok=True)
     settings = TrainSettings(
         config=config, steps=steps, batch_size=batch_size, seed=seed, checkpoint_dir=checkpoints,
         checkpoint_every=checkpoint_every, validate_every=validate_every,
         scheduled_sampling=scheduled_sampling,  # type: ignore[arg-type]
-        resume=resume, num_threads=threads,
+        resume=resume, num_threads=threads, init_weights=init_weights, start_step=start_step or 0,
+        key_normalised=key_normalised,
     )
     with _progress(steps) as report:
         result = run_training(settings, train_windows, valid_windows, progress=report, augment=augment)
     last = result.validations[-1] if result.validations else None
-    facts: dict[str, Any] = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows)}
+    facts: dict[str, Any] = {"steps": result.steps, "seed": seed, "training_windows": len(train_windows),
+                             "key_normalised": key_normalised}
     if last is not None:
         facts["validation"] = {"loss": last.loss, "kl": last.kl, "accuracy": last.accuracy,
                                "sampled_accuracy": last.sampled_accuracy}
@@ -278,8 +308,13 @@ def export_checkpoint(
         from score_music.corpus import default_cache_dir, load_windows
 
         valid = load_windows(cache or default_cache_dir(), "valid").astype(np.int64)
-    export_weights(net, output, valid[:4096], {"steps": int(blob["step"]), "seed": blob["settings"].get("seed")},
-                   half=half)
+    facts = {"steps": int(blob["step"]), "seed": blob["settings"].get("seed"),
+             "key_normalised": bool(blob["settings"].get("key_normalised", False))}
+    if facts["key_normalised"]:
+        from score_music.keynorm import normalise_windows
+
+        valid = normalise_windows(valid)[0]
+    export_weights(net, output, valid[:4096], facts, half=half)
     typer.echo(f"{output}: {blob['config_name']} at step {blob['step']}" + (" (float16)" if half else ""))
 
 
@@ -293,7 +328,6 @@ def evaluate(
 ) -> None:
     """Held-out metrics of a model on cached windows: loss, KL, teacher-forced and free-running accuracy."""
     import dataclasses
-    import json
 
     from score_music.corpus import default_cache_dir
     from score_music.train import evaluate as evaluate_model
@@ -307,6 +341,10 @@ def evaluate(
         windows = load_groove_split(cache, split)
     else:
         windows = _windows(cache or default_cache_dir(), split)
+        if decoder.key_normalised:
+            from score_music.keynorm import normalise_windows
+
+            windows = normalise_windows(windows)[0]
     figures = {"split": split, "windows": len(windows),
                **dataclasses.asdict(evaluate_model(decoder.model, windows))}
     figures.pop("step")

@@ -28,6 +28,7 @@ from score_core.errors import ScoreError
 from score_core.files import atomic_path
 from score_music.extract import music21_melody, windows
 from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES
+from score_music.pop909 import default_pop909_root, pop909_melody, pop909_songs
 
 __all__ = [
     "BARS",
@@ -42,6 +43,7 @@ __all__ = [
     "load_windows",
     "source_files",
     "split_of",
+    "tune_bar_quarters",
     "tune_splits",
 ]
 
@@ -51,15 +53,17 @@ COLLECTIONS: dict[str, str] = {
     "essenFolksong": "Essen folksong collection (abc bundles, many tunes per file)",
     "ryansMammoth": "Ryan's Mammoth Collection (one tune per abc file)",
     "oneills1850": "O'Neill's Music of Ireland, 1850 (abc bundles)",
-    "bach": "Bach chorales (MusicXML, the four voices; the Well-Tempered Clavier prelude bwv846 is left out)",
+    "airdsAirs": "Aird's Selection of Scotch, English, Irish and Foreign Airs (abc bundles)",
+    "bach": "Bach chorales (MusicXML, the soprano line; the Well-Tempered Clavier prelude bwv846 is left out)",
+    "pop909": "POP909 (MIDI, the MELODY track; read from --pop909 / $SCORE_POP909, skipped when absent)",
 }
-VOICES = frozenset({"Soprano", "Alto", "Tenor", "Bass"})
-"""The parts a chorale's melody is taken from (some files add horn, trumpet or violin parts above them)."""
+VOICES = frozenset({"Soprano"})
+"""The part a chorale's melody is taken from (a file without a part of this name gives its highest notes)."""
 BARS = (2, 16)
 """Window lengths stored in every shard, in bars."""
 MAX_SHIFT = 5
 """Transposition augmentation draws a shift in -MAX_SHIFT..MAX_SHIFT semitones."""
-_FORMAT = 2
+_FORMAT = 3
 ProgressCallback = Callable[[str, int, int], None]
 """progress(collection, files done, files in collection)."""
 
@@ -94,10 +98,12 @@ def _content_key(events: np.ndarray) -> str:
 # ---------------------------------------------------------------------------------------------------- sources
 
 
-def source_files(collection: str) -> list[Path]:
-    """The corpus files of a collection, sorted (music21's own corpus, no download)."""
+def source_files(collection: str, pop909_root: Path | None = None) -> list[Path]:
+    """The source files of a collection, sorted: music21's own corpus (no download), or POP909's song folders."""
     if collection not in COLLECTIONS:
         raise ValueError(f"unknown collection {collection!r}; known: {', '.join(COLLECTIONS)}")
+    if collection == "pop909":
+        return pop909_songs(pop909_root or default_pop909_root())
     from music21 import corpus
 
     files = []
@@ -117,6 +123,10 @@ def source_files(collection: str) -> list[Path]:
 def _tunes(collection: str, path: Path) -> Iterator[tuple[str, object]]:
     """(tune id, music21 Score) for every tune of a file; ids are ``collection/stem`` plus ``#X`` in bundles."""
     from music21 import converter, stream
+
+    if collection == "pop909":
+        yield f"pop909/{path.name}", path
+        return
 
     parsed = converter.parse(path)
     base = f"{collection}/{path.stem}"
@@ -189,6 +199,26 @@ def _settings(limit: int | None, duple_only: bool) -> dict[str, object]:
     return {"format": _FORMAT, "limit": limit, "duple_only": duple_only, "bars": list(BARS)}
 
 
+def _tune_bar(collection: str, tune: object) -> float:
+    """Quarter notes in the tune's first bar (0 when it states no metre)."""
+    if collection == "pop909":
+        return 4.0
+    from score_music.extract import bar_quarters
+
+    bars = bar_quarters(tune)  # type: ignore[arg-type]
+    return bars[0] if bars else 0.0
+
+
+def _tune_events(collection: str, tune: object, duple_only: bool) -> np.ndarray | None:
+    if collection == "pop909":
+        return pop909_melody(tune)  # type: ignore[arg-type]
+    return music21_melody(
+        tune,  # type: ignore[arg-type]
+        duple_only=duple_only,
+        part_names=VOICES if collection == "bach" else None,
+    )
+
+
 def _read_meta(path: Path) -> dict[str, object] | None:
     try:
         with np.load(path, allow_pickle=False) as shard:
@@ -198,16 +228,21 @@ def _read_meta(path: Path) -> dict[str, object] | None:
 
 
 def _build_shard(
-    collection: str, path: Path, settings: dict[str, object], progress: ProgressCallback | None
+    collection: str,
+    path: Path,
+    settings: dict[str, object],
+    progress: ProgressCallback | None,
+    pop909_root: Path | None = None,
 ) -> dict[str, object]:
     """Parse a collection's files and write its shard atomically; returns the shard's meta."""
     started = time.perf_counter()
-    files = source_files(collection)
+    files = source_files(collection, pop909_root)
     limit = settings["limit"]
     if isinstance(limit, int):
         files = files[:limit]
     tune_ids: list[str] = []
     tune_keys: list[str] = []
+    tune_bars: list[float] = []
     chunks: dict[int, list[np.ndarray]] = {bars: [] for bars in BARS}
     owners: dict[int, list[np.ndarray]] = {bars: [] for bars in BARS}
     failed: list[str] = []
@@ -216,11 +251,7 @@ def _build_shard(
         try:
             for tune_id, score in _tunes(collection, file):
                 parsed += 1
-                events = music21_melody(
-                    score,  # type: ignore[arg-type]
-                    duple_only=bool(settings["duple_only"]),
-                    part_names=VOICES if collection == "bach" else None,
-                )
+                events = _tune_events(collection, score, bool(settings["duple_only"]))
                 if events is None:
                     skipped += 1
                     continue
@@ -230,6 +261,7 @@ def _build_shard(
                 index = len(tune_ids)
                 tune_ids.append(tune_id)
                 tune_keys.append(_content_key(events))
+                tune_bars.append(_tune_bar(collection, score))
                 for bars, found in cut.items():
                     chunks[bars].append(found)
                     owners[bars].append(np.full(len(found), index, dtype=np.int32))
@@ -249,6 +281,7 @@ def _build_shard(
     arrays: dict[str, np.ndarray] = {
         "tune_ids": np.array(tune_ids, dtype=str),
         "tune_keys": np.array(tune_keys, dtype=str),
+        "tune_bar_quarters": np.array(tune_bars, dtype=np.float32),
         "meta": np.array(json.dumps(meta)),
     }
     for bars in BARS:
@@ -267,12 +300,16 @@ def build_cache(
     progress: ProgressCallback | None = None,
     limit: int | None = None,
     *,
-    duple_only: bool = True,
+    duple_only: bool = False,
+    pop909_root: Path | None = None,
 ) -> CacheSummary:
     """Build (or reuse) one shard per collection in ``cache_dir`` and summarise the cache.
 
     ``limit`` takes only the first files of each collection (for tests); ``duple_only`` keeps only tunes
-    whose bars fit the 16-step grid (2/4, 4/4, 2/2, 4/2). A shard built with other settings is rebuilt.
+    whose bars fit the 16-step grid (2/4, 4/4, 2/2, 4/2); by default every metre is kept and its windows are
+    cut every 16 steps like the others, so they start at every position of the tune's own bar. POP909 is read
+    from ``pop909_root`` (default: ``$SCORE_POP909`` or the shared data folder); when that folder is absent its
+    shard holds no tunes. A shard built with other settings is rebuilt.
     """
     started = time.perf_counter()
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
@@ -286,7 +323,7 @@ def build_cache(
         if meta is not None and all(meta.get(key) == value for key, value in settings.items()):
             metas[collection] = (meta, True)
         else:
-            metas[collection] = (_build_shard(collection, path, settings, progress), False)
+            metas[collection] = (_build_shard(collection, path, settings, progress, pop909_root), False)
     return _summarise(cache_dir, metas, time.perf_counter() - started)
 
 
@@ -426,6 +463,16 @@ def load_windows(
 def tune_splits(cache_dir: Path, collections: Sequence[str] | None = None) -> dict[str, Split]:
     """The split of every tune in the cache."""
     return _splits(_shards(cache_dir, collections).values())
+
+
+def tune_bar_quarters(cache_dir: Path, collections: Sequence[str] | None = None) -> dict[str, float]:
+    """Quarter notes in the first bar of every tune whose shard records it (0: the tune states no metre)."""
+    bars: dict[str, float] = {}
+    for shard in _shards(cache_dir, collections).values():
+        if "tune_bar_quarters" in shard:
+            bars.update(zip(shard["tune_ids"].tolist(), shard["tune_bar_quarters"].astype(float).tolist(),
+                            strict=True))
+    return bars
 
 
 # ---------------------------------------------------------------------------------------------------- augmenting

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from score_core.contracts import LatentSpec, LatentTrack, Marker, Score
-from score_music.melody import STEPS_PER_BAR, events_to_notes
+from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES, STEPS_PER_BAR, events_to_notes
 
 MELODY_PROGRAM = 0
 MELODY_VELOCITY = 90
@@ -50,6 +50,40 @@ class MusicVaeDecoder:
         self.model = model
         self.latent_spec = latent_spec
         self._provenance = provenance
+
+    @property
+    def key_normalised(self) -> bool:
+        """Whether the model learnt key-normalised windows (C major / A minor): its codec moves windows there."""
+        return bool(self._provenance.get("key_normalised", False))
+
+    def encode_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(posterior means (N, z), the semitones each window was moved by before encoding: 0 unless the model
+        is key-normalised)."""
+        import torch
+
+        from score_music.keynorm import normalise_windows
+
+        events = np.atleast_2d(np.asarray(windows, dtype=np.int64))
+        shifts = np.zeros(len(events), dtype=np.int64)
+        if self.key_normalised:
+            events, shifts = normalise_windows(events)
+        with torch.no_grad():
+            mu, _ = self.model.encode(torch.from_numpy(events))
+        return mu.numpy(), shifts
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        """Each window encoded to its posterior mean and decoded greedily, back in the window's own key."""
+        import torch
+
+        from score_music.keynorm import transpose_windows
+
+        mu, shifts = self.encode_windows(windows)
+        with torch.no_grad():
+            decoded, _ = self.model.decode(torch.from_numpy(mu), steps=np.shape(windows)[-1], temperature=0.0)
+        moved = transpose_windows(decoded.numpy(), -shifts)
+        notes = decoded.numpy() >= FIRST_NOTE_ON
+        moved = np.where(notes & (moved >= NUM_CLASSES), moved - 12, moved)
+        return np.where(notes & (moved < FIRST_NOTE_ON), moved + 12, moved)
 
     def segment_events(self, latents: np.ndarray, *, temperature: float, seed: int) -> np.ndarray:
         """Events (N, steps) for N latents, each segment continuing from the previous one's last event."""

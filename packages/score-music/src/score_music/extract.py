@@ -35,6 +35,7 @@ __all__ = [
     "MAX_SILENCE",
     "MELODY_PROGRAMS",
     "MIN_DISTINCT_PITCHES",
+    "bar_quarters",
     "midi_melody",
     "midi_windows",
     "music21_melody",
@@ -167,7 +168,8 @@ def midi_windows(source: MidiSource, *, bars: int = 2) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------- music21
 
 
-def _bar_quarters(score: Music21Score) -> list[float]:
+def bar_quarters(score: Music21Score) -> list[float]:
+    """Quarter notes per bar of each time signature in the score, in order (none when it states no metre)."""
     from music21 import meter
 
     return [float(ts.barDuration.quarterLength) for ts in score.recurse().getElementsByClass(meter.TimeSignature)]
@@ -220,7 +222,7 @@ def music21_melody(
     voices without the horn or violin descant some chorale files add). With ``duple_only`` a score whose bars
     do not fall on the 16-step grid (3/4, 6/8, ...) or that has no time signature gives None.
     """
-    bars = _bar_quarters(score)
+    bars = bar_quarters(score)
     if duple_only and (not bars or any(bar not in DUPLE_BAR_QUARTERS for bar in bars)):
         return None
     parts: list[Any] = list(score.parts) or [score]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from score_core.contracts import LatentSpec
 from score_core.errors import ScoreError
@@ -27,6 +28,12 @@ def dimension_order(weights: Path, z_size: int) -> tuple[int, ...] | None:
     return order if sorted(order) == list(range(z_size)) else None
 
 
+def key_normalised(weights: Path) -> bool:
+    """Whether the card beside a weights file says the model learnt key-normalised windows."""
+    card = card_path(weights)
+    return card.is_file() and bool(json.loads(card.read_text()).get("key_normalised", False))
+
+
 def _build(path: Path, label: str, drums: bool | None) -> MusicVaeDecoder:
     from score_music.drums_decoder import DrumsVaeDecoder
     from score_music.model.weights import load_weights
@@ -42,7 +49,9 @@ def _build(path: Path, label: str, drums: bool | None) -> MusicVaeDecoder:
         steps_per_bar=STEPS_PER_BAR,
         dimension_order=dimension_order(path, config.z_size),
     )
-    provenance = {"weights": label, "weights_sha256": sha256_file(path), "config": config.name}
+    provenance: dict[str, Any] = {"weights": label, "weights_sha256": sha256_file(path), "config": config.name}
+    if key_normalised(path):
+        provenance["key_normalised"] = True
     return (DrumsVaeDecoder if is_drums else MusicVaeDecoder)(model, spec, provenance)
 
 

@@ -42,6 +42,13 @@ class TrainSettings:
     from its samples (Duckworth et al. 2019), ~2 passes instead of a 32-step loop; off: teacher forcing."""
     resume: bool = False
     num_threads: int | None = None
+    init_weights: Path | None = None
+    """Start (when not resuming) from these weights of the same config instead of fresh ones."""
+    start_step: int = 0
+    """The step a run from ``init_weights`` starts at: the learning-rate, KL and sampling schedules go on from
+    there (give the step the weights were trained to)."""
+    key_normalised: bool = False
+    """The windows were moved to C major / A minor (recorded in checkpoints, so exports can say so)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,12 @@ def train(
         model.load_state_dict(blob["model"])
         optimizer.load_state_dict(blob["optimizer"])
         step = int(blob["step"])
+    elif settings.init_weights is not None:
+        from score_music.model.weights import load_weights
+
+        start, _ = load_weights(settings.init_weights, expected=config)
+        model.load_state_dict(start.state_dict())
+        step = settings.start_step
     model.train()
     started = time.perf_counter()
     last: Progress | None = None
