@@ -3,7 +3,8 @@
 Two samplers draw the same images from one seed. "fast" (the default) caches activations of the gated PixelCNN
 (see fast_sample.py). "reference" runs one forward pass per subpixel, each over only the rows the current row
 can see (the model's receptive field), which gives the same logits as a full pass; the plain PixelCNN is always
-sampled this way.
+sampled this way. The reference runs in float32, as the fast sampler does: bfloat16 logits would draw other
+values after the first near-tie (and CPUs without native bfloat16 run it many times slower).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def rows_above(network: nn.Module) -> int | None:
 @torch.inference_mode()
 def complete(network: nn.Module, images: torch.Tensor, start_row: int, generator: torch.Generator,
              temperature: float = 1.0, condition: torch.Tensor | None = None,
-             on_row: RowCallback | None = None, bfloat16: bool = True) -> torch.Tensor:
-    """Fill rows ``start_row``… of uint8 ``images`` (B, C, H, W) from a PixelCNN, subpixel by subpixel."""
+             on_row: RowCallback | None = None, bfloat16: bool = False) -> torch.Tensor:
+    """Fill rows ``start_row``… of uint8 ``images`` (B, C, H, W) from a PixelCNN, one forward pass per subpixel."""
     images = images.clone()
     _batch, colours, height, width = images.shape
     reach = rows_above(network)
