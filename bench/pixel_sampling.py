@@ -107,9 +107,9 @@ def main() -> None:
         config = PixelCnnConfig(kind="gated", colours=case["colours"], size=case["size"], **ARCHITECTURE)
         network = GatedPixelCnn(config).eval()
         results[name] = run_case(name, network, case["count"], args.rows, args.seed)
-    print(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2, ensure_ascii=False))
     if args.output is not None:
-        args.output.write_text(json.dumps(results, indent=2))
+        args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
 
 from score_vision.pixel.fast_sample import GatedCache, complete_fast
 from score_vision.pixel.models import build_model
-from score_vision.pixel.pixelcnn import GatedPixelCnn, PixelCnnConfig
+from score_vision.pixel.pixelcnn import GatedPixelCnn, PixelCnnConfig, build_pixelcnn
 from score_vision.pixel.sample import complete, sample_images
 
 CONFIGS = {
@@ -18,13 +19,15 @@ CONFIGS = {
     "one layer k7": ({"colours": 1, "size": (8, 9), "layers": 1, "kernel": 7}, None),
     "colour classes": ({"colours": 3, "size": (6, 6), "layers": 3, "kernel": 3, "classes": 4}, "labels"),
     "grey map": ({"colours": 1, "size": (8, 8), "layers": 2, "kernel": 5, "condition_channels": 5}, "map"),
+    "plain grey": ({"kind": "pixelcnn", "colours": 1, "size": (9, 8), "layers": 2}, None),
+    "plain colour": ({"kind": "pixelcnn", "colours": 3, "size": (6, 7), "layers": 3}, None),
 }
 
 
-def random_network(config: dict[str, Any]) -> GatedPixelCnn:
-    """A gated PixelCNN with large random weights, so its softmaxes are far from uniform and far from each other."""
+def random_network(config: dict[str, Any]) -> nn.Module:
+    """A PixelCNN (gated unless said) with large random weights: softmaxes far from uniform and from each other."""
     torch.manual_seed(0)
-    network = GatedPixelCnn(PixelCnnConfig(kind="gated", channels=12, **config)).eval()
+    network = build_pixelcnn(PixelCnnConfig(**{"kind": "gated", "channels": 12, **config})).eval()
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.normal_(0.0, 0.3)
@@ -52,8 +55,9 @@ def test_fast_sampler_draws_the_reference_images(name: str) -> None:
     assert len(reference.unique()) > 20, "the draws should be varied, or the test proves little"
 
 
-def test_fast_completion_keeps_the_given_rows_and_matches_the_reference() -> None:
-    config = {"colours": 3, "size": (10, 6), "layers": 3, "kernel": 5}
+@pytest.mark.parametrize("kind", ["gated", "pixelcnn"])
+def test_fast_completion_keeps_the_given_rows_and_matches_the_reference(kind: str) -> None:
+    config = {"kind": kind, "colours": 3, "size": (10, 6), "layers": 3, "kernel": 5}
     network = random_network(config)
     start = torch.randint(0, 256, (2, 3, 10, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
     reference = complete(network, start, 6, torch.Generator().manual_seed(3))
@@ -65,6 +69,7 @@ def test_cached_logits_equal_a_full_forward_pass() -> None:
     """Position by position, on a fixed image: catches a wrong cache even where a draw would not change."""
     config = {"colours": 3, "size": (7, 8), "layers": 3, "kernel": 5, "classes": 2}
     network = random_network(config)
+    assert isinstance(network, GatedPixelCnn)
     image = torch.randint(0, 256, (2, 3, 7, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
     labels = torch.tensor([0, 1])
     with torch.inference_mode():

@@ -1,11 +1,12 @@
-"""Fast sampling from the gated PixelCNN: cached activations, so a new subpixel costs one position per layer.
+"""Fast sampling from the PixelCNNs: cached activations, so a new subpixel costs one position per layer.
 
 This is the caching of Ramachandran et al. 2017 ("Fast generation for convolutional autoregressive models"),
 arranged by rows. The vertical stack of row r sees only the rows above, so once they are drawn it is computed
 for the whole row, every layer at once, from the cached rows of the layer below. The horizontal stack at
 (r, c) sees its own row from c - kernel//2 to c, so each subpixel computes that single position in every layer,
 reading earlier columns from a per-layer row cache. Nothing at a pixel depends on its last colour, so what is
-computed for the last colour is final and stays in the cache.
+computed for the last colour is final and stays in the cache. The original PixelCNN (one stack) is cached
+position by position in the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from score_vision.pixel.masks import MaskedConv2d
-from score_vision.pixel.pixelcnn import LEVELS, GatedPixelCnn, gate, to_unit_range
+from score_vision.pixel.pixelcnn import LEVELS, GatedPixelCnn, PixelCnn, gate, to_unit_range
 
 RowCallback = Callable[[int, int], None]
 Affine = tuple[torch.Tensor, torch.Tensor | None]
@@ -33,6 +34,27 @@ def as_matrix(conv: nn.Conv2d) -> Affine:
     """A convolution's masked weight as a matrix over its flattened (channels, rows, columns) window, and bias."""
     weight = conv.weight * conv.mask if isinstance(conv, MaskedConv2d) else conv.weight
     return weight.reshape(len(weight), -1), conv.bias
+
+
+def causal_matrix(conv: nn.Conv2d) -> Affine:
+    """``as_matrix`` of a centred masked convolution, keeping only its kernel rows down to the centre row."""
+    rows = conv.kernel_size[0] // 2 + 1
+    weight = (conv.weight * conv.mask)[:, :, :rows] if isinstance(conv, MaskedConv2d) else conv.weight[:, :, :rows]
+    return weight.reshape(len(weight), -1), conv.bias
+
+
+class OutputHead:
+    """The softmax head at one position, computing only the 256 logits of the colour being drawn."""
+
+    def __init__(self, head: nn.Module, colours: int) -> None:
+        layers = list(head.children())
+        self.hidden = as_matrix(layers[1])
+        weight, bias = as_matrix(layers[3])
+        assert bias is not None, "the output layer has a bias"
+        self.out = [(weight[k * LEVELS:(k + 1) * LEVELS], bias[k * LEVELS:(k + 1) * LEVELS]) for k in range(colours)]
+
+    def __call__(self, features: torch.Tensor, colour: int) -> torch.Tensor:
+        return F.linear(F.relu(F.linear(F.relu(features), *self.hidden)), *self.out[colour])
 
 
 class GatedCache:
@@ -57,12 +79,7 @@ class GatedCache:
         self.skip_matrices = [as_matrix(layer.skip) for layer in self.layers]
         self.residual_matrices = [None if layer.residual is None else as_matrix(layer.residual)
                                   for layer in self.layers]
-        head = list(network.head)
-        self.head_hidden = as_matrix(head[1])
-        weight, bias = as_matrix(head[3])
-        assert bias is not None, "the output layer has a bias"
-        self.head_out = [(weight[k * LEVELS:(k + 1) * LEVELS], bias[k * LEVELS:(k + 1) * LEVELS])
-                         for k in range(colours)]
+        self.head = OutputHead(network.head, colours)
 
     def begin_row(self, row: int) -> None:
         """Compute the vertical stack of ``row`` (the rows above must be final) and load the row's pixels."""
@@ -100,8 +117,7 @@ class GatedCache:
                 outputs = gated if residual is None else inputs[:, :, half + col] + F.linear(gated, *residual)
                 self.horizontal[index + 1][:, :, half + col] = outputs
         assert skips is not None, "a PixelCNN has at least one layer"
-        hidden = F.linear(F.relu(skips), *self.head_hidden)
-        return F.linear(F.relu(hidden), *self.head_out[colour])
+        return self.head(skips, colour)
 
     def place(self, col: int, colour: int, values: torch.Tensor) -> None:
         """Write drawn ``values`` (B,) into the images and into the first layer's input row."""
@@ -109,15 +125,65 @@ class GatedCache:
         self.horizontal[0][:, colour, self.half + col] = to_unit_range(self.images[:, colour, self.row, col])
 
 
+class PlainCache:
+    """The activations of the original PixelCNN over a batch of images being drawn, in float32.
+
+    Its masked convolutions mix the rows above and the current row in one stack, so every position is computed
+    once, layer by layer, from padded whole-image buffers: the raw image for the 7×7 input convolution and the
+    input of each block's 3×3 convolution. Rows given before ``start_row`` are filled by one ordinary pass.
+    """
+
+    def __init__(self, network: PixelCnn, images: torch.Tensor, start_row: int) -> None:
+        batch, colours, height, width = images.shape
+        self.images, self.row, self.blocks = images, 0, list(network.blocks)
+        self.input_half = network.input.kernel_size[0] // 2
+        pad = self.input_half
+        self.pixels = F.pad(to_unit_range(images), (pad, pad, pad, pad))
+        self.input_matrix = causal_matrix(network.input)
+        hidden = network.config.channels
+        self.hidden = [torch.zeros(batch, hidden, height + 2, width + 2) for _ in self.blocks]
+        self.block_matrices = [(as_matrix(block[1]), causal_matrix(block[3]), as_matrix(block[5]))
+                               for block in self.blocks]
+        self.head = OutputHead(network.head, colours)
+        if start_row:
+            features = network.input(to_unit_range(images[:, :, :start_row]))
+            for block, buffer in zip(self.blocks, self.hidden, strict=True):
+                activations = block[:3](features)
+                buffer[:, :, 1:1 + start_row, 1:1 + width] = activations
+                features = features + block[3:](activations)
+
+    def begin_row(self, row: int) -> None:
+        """Start drawing ``row`` (the rows above are final)."""
+        self.row = row
+
+    def logits(self, col: int, colour: int) -> torch.Tensor:
+        """Logits (B, 256) of ``colour`` at column ``col`` of the current row; caches that position in every layer."""
+        row, batch, reach = self.row, len(self.images), self.input_half
+        window = self.pixels[:, :, row:row + reach + 1, col:col + 2 * reach + 1].reshape(batch, -1)
+        features = F.linear(window, *self.input_matrix)
+        for buffer, (narrow, masked, wide) in zip(self.hidden, self.block_matrices, strict=True):
+            buffer[:, :, row + 1, col + 1] = F.relu(F.linear(F.relu(features), *narrow))
+            local = buffer[:, :, row:row + 2, col:col + 3].reshape(batch, -1)
+            features = features + F.linear(F.relu(F.linear(local, *masked)), *wide)
+        return self.head(features, colour)
+
+    def place(self, col: int, colour: int, values: torch.Tensor) -> None:
+        """Write drawn ``values`` (B,) into the images and into the padded input image."""
+        self.images[:, colour, self.row, col] = values.to(self.images.dtype)
+        reach = self.input_half
+        self.pixels[:, colour, reach + self.row, reach + col] = to_unit_range(self.images[:, colour, self.row, col])
+
+
 @torch.inference_mode()
-def complete_fast(network: GatedPixelCnn, images: torch.Tensor, start_row: int, generator: torch.Generator,
+def complete_fast(network: GatedPixelCnn | PixelCnn, images: torch.Tensor, start_row: int, generator: torch.Generator,
                   temperature: float = 1.0, condition: torch.Tensor | None = None,
                   on_row: RowCallback | None = None) -> torch.Tensor:
-    """Fill rows ``start_row``… of uint8 ``images`` (B, C, H, W) from a gated PixelCNN, drawing what ``complete``
-    draws (same random numbers in the same order) at a fraction of the cost."""
+    """Fill rows ``start_row``… of uint8 ``images`` (B, C, H, W) from a PixelCNN, drawing what ``complete`` draws
+    (the same random numbers in the same order) at a fraction of the cost."""
     images = images.clone()
     _batch, colours, height, width = images.shape
-    cache = GatedCache(network, images, condition)
+    cache = (GatedCache(network, images, condition) if isinstance(network, GatedPixelCnn)
+             else PlainCache(network, images, start_row))
     for row in range(height):
         cache.begin_row(row)
         if row < start_row:

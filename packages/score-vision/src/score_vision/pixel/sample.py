@@ -1,10 +1,10 @@
 """Drawing images from the pixel models, and tiling them into a PNG grid.
 
-Two samplers draw the same images from one seed. "fast" (the default) caches activations of the gated PixelCNN
-(see fast_sample.py). "reference" runs one forward pass per subpixel, each over only the rows the current row
-can see (the model's receptive field), which gives the same logits as a full pass; the plain PixelCNN is always
-sampled this way. The reference runs in float32, as the fast sampler does: bfloat16 logits would draw other
-values after the first near-tie (and CPUs without native bfloat16 run it many times slower).
+Two samplers draw the same images from one seed. "fast" (the default) caches the PixelCNNs' activations (see
+fast_sample.py). "reference" runs one forward pass per subpixel; for the gated model each pass covers only the
+rows the current row can see (its receptive field), which gives the same logits as a full pass. The reference
+runs in float32, as the fast sampler does: bfloat16 logits would draw other values after the first near-tie (and
+CPUs without native bfloat16 run it many times slower).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import nn
 
 from score_core.files import atomic_write_bytes
 from score_vision.pixel.fast_sample import RowCallback, complete_fast, draw
-from score_vision.pixel.pixelcnn import LEVELS, GatedPixelCnn
+from score_vision.pixel.pixelcnn import LEVELS, GatedPixelCnn, PixelCnn
 from score_vision.pixel.vae import ConvVae, LatentImageModel, PixelVae, sample_independent
 
 Sampler = Literal["fast", "reference"]
@@ -88,7 +88,7 @@ def sample_images(model: nn.Module, count: int, seed: int = 0, temperature: floa
 def _complete(sampler: Sampler, network: nn.Module, images: torch.Tensor, start_row: int,
               generator: torch.Generator, temperature: float, condition: torch.Tensor | None,
               on_row: RowCallback | None) -> torch.Tensor:
-    if sampler == "fast" and isinstance(network, GatedPixelCnn):
+    if sampler == "fast" and isinstance(network, GatedPixelCnn | PixelCnn):
         return complete_fast(network, images, start_row, generator, temperature, condition, on_row)
     return complete(network, images, start_row, generator, temperature, condition, on_row)
 
