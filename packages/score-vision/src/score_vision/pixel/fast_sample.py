@@ -36,10 +36,9 @@ def as_matrix(conv: nn.Conv2d) -> Affine:
     return weight.reshape(len(weight), -1), conv.bias
 
 
-def causal_matrix(conv: nn.Conv2d) -> Affine:
+def causal_matrix(conv: MaskedConv2d) -> Affine:
     """``as_matrix`` of a centred masked convolution, keeping only its kernel rows down to the centre row."""
-    rows = conv.kernel_size[0] // 2 + 1
-    weight = (conv.weight * conv.mask)[:, :, :rows] if isinstance(conv, MaskedConv2d) else conv.weight[:, :, :rows]
+    weight = (conv.weight * conv.mask)[:, :, :conv.kernel_size[0] // 2 + 1]
     return weight.reshape(len(weight), -1), conv.bias
 
 

@@ -2,9 +2,9 @@
 
 Two samplers draw the same images from one seed. "fast" (the default) caches the PixelCNNs' activations (see
 fast_sample.py). "reference" runs one forward pass per subpixel; for the gated model each pass covers only the
-rows the current row can see (its receptive field), which gives the same logits as a full pass. The reference
-runs in float32, as the fast sampler does: bfloat16 logits would draw other values after the first near-tie (and
-CPUs without native bfloat16 run it many times slower).
+rows the current row can see (its receptive field), which gives the same logits as a full pass. Both run in
+float32: bfloat16 logits would draw other values after the first near-tie (and CPUs without native bfloat16
+run it many times slower).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def rows_above(network: nn.Module) -> int | None:
 @torch.inference_mode()
 def complete(network: nn.Module, images: torch.Tensor, start_row: int, generator: torch.Generator,
              temperature: float = 1.0, condition: torch.Tensor | None = None,
-             on_row: RowCallback | None = None, bfloat16: bool = False) -> torch.Tensor:
+             on_row: RowCallback | None = None) -> torch.Tensor:
     """Fill rows ``start_row``… of uint8 ``images`` (B, C, H, W) from a PixelCNN, one forward pass per subpixel."""
     images = images.clone()
     _batch, colours, height, width = images.shape
@@ -49,8 +49,7 @@ def complete(network: nn.Module, images: torch.Tensor, start_row: int, generator
             for colour in range(colours):
                 window = images[:, :, top:row + 1]
                 cond = condition[:, :, top:row + 1] if spatial else condition
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
-                    logits = network(window, cond)[:, :, colour, row - top, col].float()
+                logits = network(window, cond)[:, :, colour, row - top, col]
                 images[:, colour, row, col] = draw(logits, temperature, generator).to(images.dtype)
         if on_row is not None:
             on_row(row + 1 - start_row, height - start_row)
