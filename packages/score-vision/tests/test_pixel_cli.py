@@ -60,6 +60,10 @@ def test_train_pixelcnn_on_digits_then_sample_and_complete(tmp_path: Path) -> No
     result = run_score("vision", "sample", model, "-n", "4", "-o", grid, "--scale", "1")
     assert result.returncode == 0, result.stderr
     assert Image.open(grid).size == (2 * 28 + 1, 2 * 28 + 1)
+    reference = tmp_path / "reference.png"
+    result = run_score("vision", "sample", model, "-n", "4", "-o", reference, "--scale", "1", "--sampler", "reference")
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(np.array(Image.open(reference)), np.array(Image.open(grid)))
     completed = tmp_path / "completed.png"
     result = run_score("vision", "sample", model, "-n", "3", "--complete", "mnist", "-o", completed, "--scale", "1")
     assert result.returncode == 0, result.stderr
@@ -134,4 +138,6 @@ def test_bad_training_inputs_fail_in_one_line(tmp_path: Path, videos: Path) -> N
     not_a_model.write_bytes(b"\x89PNG not a model")
     result = run_score("vision", "sample", not_a_model, "-o", tmp_path / "g.png")
     assert result.returncode == 2 and "not a score pixel-model file" in one_error_line(result.stderr)
+    result = run_score("vision", "sample", not_a_model, "-o", tmp_path / "g.png", "--sampler", "quick")
+    assert result.returncode == 2 and "--sampler quick: must be one of fast, reference" in one_error_line(result.stderr)
     assert not model.exists() and not (tmp_path / "g.png").exists()

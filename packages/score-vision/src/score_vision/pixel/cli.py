@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from score_core.errors import ScoreError
+
+if TYPE_CHECKING:
+    from score_vision.pixel.sample import Sampler
 
 app = typer.Typer(help="Autoregressive image models: train PixelCNN, PixelVAE and a VAE; draw sample grids.",
                   no_args_is_help=True)
@@ -226,6 +229,8 @@ def sample(
         help="Complete the bottom half of these images instead (same forms as the training data).")] = None,
     temperature: Annotated[float, typer.Option(min=0.01)] = 1.0,
     seed: SeedOption = 0, scale: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    sampler: Annotated[str, typer.Option(
+        help="'fast' (cached activations) or 'reference' (a forward pass per subpixel): the same images.")] = "fast",
     overwrite: OverwriteOption = False, threads: ThreadsOption = None,
 ) -> None:
     """Draw images from a model into a PNG grid: from scratch, or completing the top half of real images."""
@@ -234,8 +239,10 @@ def sample(
 
     from score_vision.pixel.checkpoint import load_model_file
     from score_vision.pixel.models import model_from_blob
-    from score_vision.pixel.sample import sample_images, write_grid
+    from score_vision.pixel.sample import SAMPLERS, sample_images, write_grid
 
+    if sampler not in SAMPLERS:
+        raise ScoreError(f"--sampler {sampler}", f"must be one of {', '.join(SAMPLERS)}")
     if output.exists() and not overwrite:
         raise ScoreError(str(output), "already exists; pass --overwrite to replace it")
     if not output.parent.is_dir():
@@ -253,9 +260,9 @@ def sample(
             raise ScoreError(complete, f"holds {images.shape[1:]} images; the model takes {(config.colours, *side)}")
         start = torch.from_numpy(images[np.random.default_rng(seed).permutation(len(images))[:count]])
         count, start_row = len(start), side[0] // 2
-    with RowBar(config.size[0] - start_row) as on_row:
+    with RowBar(config.size[0] - start_row, sampler) as on_row:
         images = sample_images(network, count, seed=seed, temperature=temperature, start_images=start,
-                               start_row=start_row, on_row=on_row).numpy()
+                               start_row=start_row, on_row=on_row, sampler=cast("Sampler", sampler)).numpy()
     if start is not None:
         images = np.concatenate([start.numpy(), images])  # originals above their completions
     write_grid(images, output, scale=scale, columns=count if start is not None and count <= 16 else None)
@@ -263,13 +270,21 @@ def sample(
 
 
 class RowBar:
-    """Progress of autoregressive sampling, one tick per image row."""
+    """Progress of autoregressive sampling, one tick per image row, with the time spent and the time left."""
 
-    def __init__(self, rows: int) -> None:
+    def __init__(self, rows: int, sampler: str) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        self._bar = Progress(TextColumn("sample rows"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        self._bar = Progress(TextColumn(f"sample rows ({sampler})"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                              console=Console(stderr=True))
         self._task = self._bar.add_task("rows", total=rows)
 

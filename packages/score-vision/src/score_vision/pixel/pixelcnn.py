@@ -136,7 +136,7 @@ class GatedLayer(nn.Module):
         v_pre = self.vertical(F.pad(vertical, (half, half, half, 0)))
         h_pre = self.horizontal(F.pad(horizontal, (half, 0, 0, 0))) + self.vertical_to_horizontal(v_pre)
         if condition is not None:
-            bias = self._condition_bias(condition)
+            bias = self.condition_bias(condition)
             v_bias, h_bias = bias.chunk(2, dim=1)
             v_pre, h_pre = v_pre + v_bias, h_pre + h_bias
         v_out = gate(v_pre)
@@ -145,7 +145,8 @@ class GatedLayer(nn.Module):
         h_out = h_gated if self.residual is None else horizontal + self.residual(h_gated)
         return v_out, h_out, skip
 
-    def _condition_bias(self, condition: torch.Tensor) -> torch.Tensor:
+    def condition_bias(self, condition: torch.Tensor) -> torch.Tensor:
+        """The (B, 4·hidden, 1 or H, 1 or W) bias a class label or a condition map adds to both stacks."""
         if self.class_bias is not None:
             return self.class_bias(condition)[:, :, None, None]
         if self.spatial is not None:
