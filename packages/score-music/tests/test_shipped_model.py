@@ -10,6 +10,20 @@ from score_music.loading import load_decoder
 from score_music.shipped import shipped_weights
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
+DANCE_THRESHOLD = 0.85
+_C_MAJOR_TUNE = [(0, 67), (2, 69), (4, 71), (6, 72), (8, 74), (12, 72), (16, 71), (18, 69), (20, 67), (24, 72)]
+
+
+def _window(onsets: list[tuple[int, int]]) -> np.ndarray:
+    """32 melody events from (step, MIDI pitch) onsets, the last note released at the end."""
+    events = np.zeros(32, np.int64)
+    for step, pitch in onsets:
+        events[step] = pitch - 21 + 2
+    events[31] = 1
+    return events
+
+
+_C_MAJOR_WINDOW = _window(_C_MAJOR_TUNE)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +75,68 @@ def test_held_out_chorale_melodies_are_reconstructed(decoder):
         if sum(len(r) for r in rows) >= 24:
             break
     held_out = np.concatenate(rows).astype(np.int64)
-    mu, _ = decoder.model.encode(torch.from_numpy(held_out))
-    decoded, _ = decoder.model.decode(mu, steps=held_out.shape[1], temperature=0.0)
-    accuracy = float((decoded.numpy() == held_out).mean())
+    accuracy = float((decoder.reconstruct(held_out) == held_out).mean())
     assert accuracy > 0.8, f"held-out step accuracy {accuracy:.3f}"
+
+
+def _held_out_ryans_tunes(bar_quarters: float, count: int) -> np.ndarray:
+    """Windows of held-out (test-split) Ryan's Mammoth tunes whose bars last ``bar_quarters`` quarter notes."""
+    from music21 import converter
+
+    from score_music.corpus import source_files
+    from score_music.extract import bar_quarters as bars_of
+    from score_music.extract import music21_melody, windows
+
+    rows = []
+    for path in source_files("ryansMammoth"):
+        if split_of(f"ryansMammoth/{path.stem}") != "test":
+            continue
+        score = converter.parse(path)
+        bars = bars_of(score)
+        if not bars or bars[0] != bar_quarters:
+            continue
+        melody = music21_melody(score, duple_only=False)
+        if melody is not None:
+            rows.append(windows(melody))
+        if sum(len(r) for r in rows) >= count:
+            break
+    return np.concatenate(rows).astype(np.int64)
+
+
+@pytest.mark.parametrize(("bar_quarters", "threshold"), [(3.0, DANCE_THRESHOLD), (4.0, DANCE_THRESHOLD)])
+def test_held_out_dance_tunes_of_every_metre_are_reconstructed(decoder, bar_quarters, threshold):
+    """Jigs and waltzes (3/4, 6/8: bars of three quarters) as well as reels and hornpipes (4/4)."""
+    pytest.importorskip("music21", reason="music21 is in the score-music[train] extra")
+    held_out = _held_out_ryans_tunes(bar_quarters, 48)
+    accuracy = float((decoder.reconstruct(held_out) == held_out).mean())
+    assert accuracy > threshold, f"held-out step accuracy {accuracy:.3f} on {len(held_out)} windows"
+
+
+def test_the_model_is_key_normalised_and_its_samples_are_in_c_major_or_a_minor(decoder):
+    from score_core.contracts import Note
+    from score_core.keys import estimate_key
+
+    assert decoder.key_normalised
+    z = torch.randn(32, decoder.latent_spec.size, generator=torch.Generator().manual_seed(1)).numpy()
+    events = decoder.segment_events(z, temperature=0.5, seed=1)
+    keys = []
+    for row in events:
+        notes = [Note(pitch=int(e) - 2 + 21, start=i * 0.125, end=i * 0.125 + 0.25)
+                 for i, e in enumerate(row) if e >= 2]
+        key = estimate_key(notes) if len(notes) >= 3 else None
+        if key is not None:
+            keys.append((key.tonic, key.mode))
+    home = sum(k in ((0, "major"), (9, "minor")) for k in keys)
+    assert home >= 0.6 * len(keys), keys  # twelve keys equally likely would give 1/12
+
+
+def test_reconstruction_answers_in_the_key_it_was_given(decoder):
+    from score_music.keynorm import normalise_windows, transpose_windows
+
+    window = _C_MAJOR_WINDOW[None]
+    for shift in (-5, -2, 3, 6):
+        moved = transpose_windows(window, np.array([shift]))
+        if not np.array_equal(normalise_windows(moved)[0], normalise_windows(window)[0]):
+            continue  # another octave was nearer: not the same input to the model
+        assert np.array_equal(decoder.reconstruct(moved), transpose_windows(decoder.reconstruct(window),
+                                                                            np.array([shift])))

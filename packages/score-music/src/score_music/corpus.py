@@ -27,6 +27,7 @@ import numpy as np
 from score_core.errors import ScoreError
 from score_core.files import atomic_path
 from score_music.extract import music21_melody, windows
+from score_music.keynorm import shift_where_it_fits
 from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES
 from score_music.pop909 import default_pop909_root, pop909_melody, pop909_songs
 
@@ -484,11 +485,4 @@ def augment_batch(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     Returns a new array of the batch's dtype and shape.
     """
     array = np.asarray(batch)
-    notes = array >= FIRST_NOTE_ON
-    shifts = np.asarray(rng.integers(-MAX_SHIFT, MAX_SHIFT + 1, size=array.shape[0]))
-    low = np.where(notes, array, NUM_CLASSES).min(axis=1).astype(np.int64)
-    high = np.where(notes, array, 0).max(axis=1).astype(np.int64)
-    fits = (low + shifts >= FIRST_NOTE_ON) & (high + shifts < NUM_CLASSES)
-    kept = np.where(fits, shifts, 0)
-    shifted = array.astype(np.int64) + np.where(notes, kept[:, None], 0)
-    return shifted.astype(array.dtype)
+    return shift_where_it_fits(array, np.asarray(rng.integers(-MAX_SHIFT, MAX_SHIFT + 1, size=array.shape[0])))

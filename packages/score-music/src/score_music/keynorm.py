@@ -21,6 +21,7 @@ __all__ = [
     "augment_near_key",
     "normalise_windows",
     "normalising_shifts",
+    "shift_where_it_fits",
     "sounding_pitches",
     "transpose_windows",
 ]
@@ -98,16 +99,20 @@ def normalise_windows(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return transpose_windows(windows, shifts), shifts
 
 
+def shift_where_it_fits(windows: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Windows moved by their shifts, except a window the shift would push out of range, which stays."""
+    events = np.asarray(windows)
+    low, high = _range(events.astype(np.int64))
+    fits = (low + shifts >= FIRST_NOTE_ON) & (high + shifts < NUM_CLASSES)
+    return transpose_windows(events, np.where(fits, shifts, 0))
+
+
 def augment_near_key(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Shift each normalised window by -NEAR_SHIFT..NEAR_SHIFT semitones, or (WIDE_SHARE of them) -6..+5.
 
     A shift that would push a note out of range leaves the window where it is.
     """
-    events = np.asarray(batch)
-    count = events.shape[0]
+    count = np.asarray(batch).shape[0]
     near = rng.integers(-NEAR_SHIFT, NEAR_SHIFT + 1, size=count)
     wide = rng.integers(-6, 6, size=count)
-    shifts = np.where(rng.random(count) < WIDE_SHARE, wide, near)
-    low, high = _range(events.astype(np.int64))
-    fits = (low + shifts >= FIRST_NOTE_ON) & (high + shifts < NUM_CLASSES)
-    return transpose_windows(events, np.where(fits, shifts, 0))
+    return shift_where_it_fits(batch, np.where(rng.random(count) < WIDE_SHARE, wide, near))
