@@ -113,16 +113,15 @@ def test_held_out_dance_tunes_of_every_metre_are_reconstructed(decoder, bar_quar
 
 
 def test_the_model_is_key_normalised_and_its_samples_are_in_c_major_or_a_minor(decoder):
-    from score_core.contracts import Note
     from score_core.keys import estimate_key
+    from score_music.melody import events_to_notes
 
     assert decoder.key_normalised
     z = torch.randn(32, decoder.latent_spec.size, generator=torch.Generator().manual_seed(1)).numpy()
     events = decoder.segment_events(z, temperature=0.5, seed=1)
     keys = []
     for row in events:
-        notes = [Note(pitch=int(e) - 2 + 21, start=i * 0.125, end=i * 0.125 + 0.25)
-                 for i, e in enumerate(row) if e >= 2]
+        notes = events_to_notes(row, qpm=120.0, end_time=4.0)
         key = estimate_key(notes) if len(notes) >= 3 else None
         if key is not None:
             keys.append((key.tonic, key.mode))

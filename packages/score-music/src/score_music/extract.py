@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 from bisect import bisect_right
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 import mido
@@ -39,6 +39,7 @@ __all__ = [
     "midi_melody",
     "midi_windows",
     "music21_melody",
+    "seconds_to_quarters",
     "transpose",
     "windows",
 ]
@@ -137,6 +138,17 @@ def _seconds_to_beats(source: MidiSource) -> tuple[list[float], list[float], lis
     return seconds, beats, rates
 
 
+def seconds_to_quarters(source: MidiSource) -> Callable[[float], float]:
+    """A function from seconds to quarter notes through the tempo map of a MIDI file (path or bytes)."""
+    seconds, beats, rates = _seconds_to_beats(source)
+
+    def to_quarters(time: float) -> float:
+        i = bisect_right(seconds, time) - 1
+        return beats[i] + (time - seconds[i]) * rates[i]
+
+    return to_quarters
+
+
 def midi_melody(source: MidiSource, *, programs: Iterable[int] = MELODY_PROGRAMS) -> np.ndarray:
     """The melody of a MIDI file (path or bytes) as events from its first beat (bar lines assumed at beat 0).
 
@@ -144,12 +156,7 @@ def midi_melody(source: MidiSource, *, programs: Iterable[int] = MELODY_PROGRAMS
     """
     score = read_midi(source)
     allowed = set(programs)
-    seconds, beats, rates = _seconds_to_beats(source)
-
-    def to_beats(time: float) -> float:
-        i = bisect_right(seconds, time) - 1
-        return beats[i] + (time - seconds[i]) * rates[i]
-
+    to_beats = seconds_to_quarters(source)
     spans = [
         (n.pitch, quantize(to_beats(n.start)), quantize(to_beats(n.end)))
         for n in score.notes

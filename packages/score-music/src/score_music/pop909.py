@@ -14,6 +14,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from score_music.extract import seconds_to_quarters
 from score_music.melody import STEPS_PER_BAR, quantize, spans_to_events
 
 __all__ = ["MELODY_TRACK", "default_pop909_root", "pop909_melody", "pop909_songs"]
@@ -31,31 +32,6 @@ def pop909_songs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit() and (p / f"{p.name}.mid").is_file())
-
-
-def _tempo_map(midi: mido.MidiFile) -> list[tuple[int, int]]:
-    changes = []
-    for track in midi.tracks:
-        tick = 0
-        for message in track:
-            tick += message.time
-            if message.type == "set_tempo":
-                changes.append((tick, message.tempo))
-    return sorted(changes) or [(0, 500_000)]
-
-
-def _seconds_to_quarters(midi: mido.MidiFile, seconds: float) -> float:
-    """A time in seconds as quarter notes from the start, through the tempo map."""
-    tpb = midi.ticks_per_beat
-    changes = _tempo_map(midi)
-    elapsed, tick, tempo = 0.0, 0, changes[0][1] if changes[0][0] == 0 else 500_000
-    for at, next_tempo in changes:
-        span = (at - tick) * tempo / tpb / 1e6
-        if elapsed + span >= seconds:
-            break
-        elapsed += span
-        tick, tempo = at, next_tempo
-    return (tick + (seconds - elapsed) * 1e6 / tempo * tpb) / tpb
 
 
 def _first_downbeat(song: Path) -> float | None:
@@ -78,7 +54,7 @@ def pop909_melody(song: Path) -> np.ndarray | None:
         return None
     tpb = midi.ticks_per_beat
     downbeat = _first_downbeat(song)
-    phase = _seconds_to_quarters(midi, downbeat) if downbeat is not None else 0.0
+    phase = seconds_to_quarters(song / f"{song.name}.mid")(downbeat) if downbeat is not None else 0.0
     starts: dict[int, int] = {}
     spans: list[tuple[int, int, int]] = []
     tick = 0
