@@ -98,12 +98,13 @@ def test_bad_sync_options_are_one_line_errors(tmp_path):
 
 
 def test_the_default_run_stays_in_one_key_across_its_cuts(scored):
-    from score_core.keys import estimate_key, in_scale_fraction
+    from score_core.keys import Key
 
     score = read_midi(scored)
-    assert in_scale_fraction(score.notes) == 1.0  # --key auto with its scale fit, cuts move by scale degrees
-    key = estimate_key(score.notes)
-    assert key is not None
+    # --key auto with its scale fit, cuts move by scale degrees: one diatonic scale holds every shot's notes.
+    scales = [Key(tonic, "major").scale() for tonic in range(12)]
+    holding = [scale for scale in scales if all(n.pitch % 12 in scale for n in score.notes)]
+    assert holding, sorted({n.pitch % 12 for n in score.notes})
     shots = [0.0, *CUTS, score.duration]
     for start, end in pairwise(shots):
-        assert all(n.pitch % 12 in key.scale() for n in score.notes if start <= n.start < end)
+        assert any(n.start >= start and n.start < end for n in score.notes)  # every shot plays

@@ -47,6 +47,12 @@ class Segment:
     cut: bool
 
 
+SHOT_MOTION = 0.5
+"""Share of the frame latents' spread around their shot's mean that the per-step path keeps: the music follows
+the picture inside a shot, while a cut (a new mean and a restarted decoder) stays the larger change. Measured on
+skv_bikes over seeds 0-2 with the shipped melody model: cut-response z 5.0-5.7 at 0.5, 2.0-6.1 at 1.0."""
+
+
 def shot_segments(plan: TempoPlan, steps: int, bars_per_segment: int, steps_per_bar: int) -> list[Segment]:
     """Segments over `steps` steps: one starts at every cut step; inside a shot they break on the map's
     `bars_per_segment`-bar lines; a piece shorter than a bar merges into its neighbour within the shot."""
@@ -95,6 +101,7 @@ def cut_latents(
             inside = np.zeros_like(inside)
             inside[int(np.argmin(np.abs(frame_times - middle)))] = True
         times, values = frame_times[inside], per_frame[inside]
+        values = values.mean(axis=0) + SHOT_MOTION * (values - values.mean(axis=0))
         for dim in range(spec.size):
             path[mask, dim] = np.interp(centres[mask], times, values[:, dim])
     starts = np.array([step_times[s.start] for s in segments])
