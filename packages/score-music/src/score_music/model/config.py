@@ -162,9 +162,6 @@ CONFIGS: dict[str, MusicVAEConfig] = {
         MusicVAEConfig("cat-mel_2bar_lite_low_beta", (256,), 128, (256, 256), seq_len=32, free_bits=0.0,
                        max_beta=0.05, beta_rate=0.9998, sampling_schedule="inverse_sigmoid", sampling_rate=500.0,
                        batch_size=64),
-        MusicVAEConfig("cat-mel_2bar_lite_min_beta", (256,), 128, (256, 256), seq_len=32, free_bits=0.0,
-                       max_beta=0.02, beta_rate=0.9998, sampling_schedule="inverse_sigmoid", sampling_rate=500.0,
-                       batch_size=64),
         # Drums: 512-way events (every subset of 9 drum classes) out, Magenta's 10-wide drum roll in.
         MusicVAEConfig("cat-drums_2bar_small", (512,), 256, (256, 256), num_classes=512, encoder_input="drum_roll",
                        free_bits=48.0, max_beta=0.2, **_MAGENTA_2BAR),
