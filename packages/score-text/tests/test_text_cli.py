@@ -153,3 +153,41 @@ def test_resume_continues_bit_for_bit_and_refuses_other_options(corpus: Path, tm
                        *small, *conflict) == 2
         error = capsys.readouterr().err.strip().splitlines()
         assert len(error) == 1 and "split.ckpt.keras: was trained with " + name in error[0], error
+
+
+def test_early_stopping_on_a_validation_file_keeps_the_best_model(corpus: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from text_support import corpus_lines
+
+    valid = tmp_path / "valid.txt"
+    valid.write_text("\n".join(corpus_lines(60, seed=1)) + "\n", encoding="utf-8")
+    out = tmp_path / "es.keras"
+    quick = ["--units", "48", "--embedding-dim", "24", "--lr", "0.05", "--quiet"]  # overfits within a few epochs
+    capsys.readouterr()
+    assert run_cli("train", str(corpus), "-o", str(out), "--validation-file", str(valid), "--patience", "2",
+                   "--epochs", "40", *quick) == 0
+    state = json.loads((tmp_path / "es.ckpt.keras.json").read_text())
+    assert state["epoch"] < 40 and state["waited"] == 2 and state["best_epoch"] == state["epoch"] - 2
+    assert state["logs"]["val_loss"] > state["best"]
+    printed = json.loads(capsys.readouterr().out.split("validation ", 1)[1])
+    assert printed["sentences"] == 60  # the held-out sentences are the file's, not a split of the training data
+    assert printed["nll_per_token"] == pytest.approx(state["best"], rel=0.01)
+    best, last = _weights(tmp_path / "es.ckpt.best.keras"), _weights(tmp_path / "es.ckpt.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(out), best, strict=True))  # the output is the best model
+    assert any(not np.array_equal(a, b) for a, b in zip(best, last, strict=True))
+    done = state["epoch"]
+    assert run_cli("train", str(corpus), "-o", str(out), "--validation-file", str(valid), "--patience", "2",
+                   "--epochs", "40", "--resume", "--overwrite", *quick) == 0
+    assert json.loads((tmp_path / "es.ckpt.keras.json").read_text())["epoch"] == done  # stopped runs stay stopped
+    assert "0 epochs this run" in capsys.readouterr().out
+
+
+def test_early_stopping_needs_validation_data(corpus: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "none.keras"
+    for extra in (["--validation", "0", "--patience", "1"], ["--validation-file", str(tmp_path / "absent.txt")]):
+        capsys.readouterr()
+        assert run_cli("train", str(corpus), "-o", str(out), "--epochs", "1", "--units", "8", "--quiet", *extra) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and error[0].startswith("score: error: "), error
+        assert not out.exists()

@@ -65,6 +65,11 @@ def train(
     max_vocab: Annotated[int, typer.Option(min=5, help="Vocabulary cap, specials included.")] = 10000,
     max_length: Annotated[int, typer.Option(min=0, help="Drop longer sentences (0: keep all).")] = 0,
     validation: Annotated[float, typer.Option(min=0.0, max=0.5, help="Fraction held out.")] = 0.05,
+    validation_file: Annotated[Path | None, typer.Option(help="Held-out sentences from this file instead of a "
+                                                         "fraction of DATA (e.g. ptb.valid.txt).")] = None,
+    patience: Annotated[int, typer.Option(min=0, help="Stop after N epochs without a better validation figure "
+                                                      "and keep the best model (0: train every epoch).")] = 0,
+    minutes: Annotated[float, typer.Option(min=0.0, help="Stop after this much wall time (0: no limit).")] = 0.0,
     embedding_dim: Annotated[int, typer.Option(min=1)] = 64,
     units: Annotated[int, typer.Option(min=1, help="RNN units (encoder and decoder for the VAE).")] = 128,
     layers: Annotated[int, typer.Option(min=1, help="Stacked RNN layers (LM).")] = 1,
@@ -99,7 +104,9 @@ def train(
                 "anneal_steps": anneal_steps, "free_bits": free_bits}
     config = TrainConfig(model=model.value, level=level.value, layout=layout.value, epochs=epochs,
                          batch_size=batch_size, learning_rate=learning_rate, seed=seed, max_vocab=max_vocab,
-                         max_length=max_length, validation=validation, model_args=args, progress=not quiet)
+                         max_length=max_length, validation=0.0 if validation_file else validation, model_args=args,
+                         progress=not quiet, minutes=minutes,
+                         validation_file=str(validation_file) if validation_file else "", patience=patience)
     ckpt = checkpoint or output.with_name(output.stem + ".ckpt.keras")
     result = run_training(data, config, checkpoint=ckpt, resume=resume)
     save_model(result.model, output)

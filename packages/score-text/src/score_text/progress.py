@@ -61,21 +61,44 @@ def _format(logs: dict[str, Any] | None) -> str:
 
 class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
     """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n, "settings": …} (the
-    options a resume must repeat) to ``path``.json."""
+    options a resume must repeat) to ``path``.json; with validation data, the best model so far to
+    MODEL.best.keras, and with ``patience`` > 0, training stops after that many epochs without a better one."""
 
-    def __init__(self, path: Path, settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: Path, settings: dict[str, Any] | None = None, patience: int = 0,
+                 previous: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.settings = settings or {}
+        self.patience = patience
+        previous = previous or {}
+        self.best: float | None = previous.get("best")
+        self.best_epoch: int = int(previous.get("best_epoch", 0))
+        self.waited: int = int(previous.get("waited", 0))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         from score_core.files import atomic_write_bytes
         from score_text.storage import save_model
 
+        figure = held_out_figure(logs or {})
+        if figure is not None and (self.best is None or figure < self.best):
+            self.best, self.best_epoch, self.waited = figure, epoch + 1, 0
+            save_model(self.model, best_path(self.path))
+        elif figure is not None:
+            self.waited += 1
         save_model(self.model, self.path)
         state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()},
-                 "settings": self.settings}
+                 "settings": self.settings, "best": self.best, "best_epoch": self.best_epoch, "waited": self.waited}
         atomic_write_bytes(state_path(self.path), json.dumps(state).encode())
+        if self.patience and self.waited >= self.patience:
+            self.model.stop_training = True
+
+
+def held_out_figure(logs: dict[str, Any]) -> float | None:
+    """What early stopping watches: the validation NLL per token for the LM; for the VAE the whole bound
+    (reconstruction + KL, whatever the KL weight is at the time), so annealing cannot fake an improvement."""
+    if "val_recon" in logs and "val_kl" in logs:
+        return float(logs["val_recon"]) + float(logs["val_kl"])
+    return float(logs["val_loss"]) if "val_loss" in logs else None
 
 
 class EpochSeeds(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
@@ -115,3 +138,15 @@ class TimeBudget(keras.callbacks.Callback):  # type: ignore[name-defined]  # ker
 
 def state_path(checkpoint: Path) -> Path:
     return Path(checkpoint).with_name(Path(checkpoint).name + ".json")
+
+
+def best_path(checkpoint: Path) -> Path:
+    """Where the best model on validation data lives beside a checkpoint: NAME.best.keras."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.name.removesuffix(".keras") + ".best.keras")
+
+
+def read_state(checkpoint: Path) -> dict[str, Any]:
+    """The checkpoint's state file as a dict (empty when there is none)."""
+    path = state_path(checkpoint)
+    return json.loads(path.read_text()) if path.is_file() else {}

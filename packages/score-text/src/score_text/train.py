@@ -34,6 +34,8 @@ class TrainConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     minutes: float = 0.0
+    validation_file: str = ""
+    patience: int = 0
 
 
 @dataclass
@@ -82,7 +84,7 @@ def build_model(config: TrainConfig, vocabulary: Vocabulary) -> Any:
     return model
 
 
-RESUMABLE = ("epochs", "progress", "minutes", "model_args")
+RESUMABLE = ("epochs", "progress", "minutes", "model_args", "patience")
 """TrainConfig fields a resumed run may change (model_args are compared one by one)."""
 
 
@@ -94,37 +96,42 @@ def fixed_settings(config: TrainConfig) -> dict[str, Any]:
 
 def refuse_other_settings(checkpoint: Path, config: TrainConfig) -> None:
     """A ScoreError naming the first option that differs from the run the checkpoint continues."""
-    from score_text.progress import state_path
+    from score_text.progress import read_state
 
-    path = state_path(checkpoint)
-    saved = json.loads(path.read_text()).get("settings") if path.is_file() else None
+    saved = read_state(checkpoint).get("settings")
     if saved is None:
         raise ScoreError(str(checkpoint), "has no record of its training options; start afresh without --resume")
     now = json.loads(json.dumps(fixed_settings(config)))
+    defaults = json.loads(json.dumps(fixed_settings(TrainConfig())))
     for key in sorted({*saved, *now}):
-        if saved.get(key) != now.get(key):
+        if saved.get(key, defaults.get(key)) != now.get(key):
             raise ScoreError(str(checkpoint), f"was trained with {key}={saved.get(key)!r}, not {now.get(key)!r}; "
                                               "resume with the same options, or start afresh without --resume")
 
 
-def resume_state(checkpoint: Path) -> int:
-    """Epochs already done according to the checkpoint's state file (0 when none)."""
-    from score_text.progress import state_path
-
-    path = state_path(checkpoint)
-    if not path.is_file():
-        return 0
-    return int(json.loads(path.read_text()).get("epoch", 0))
+def held_out_split(config: TrainConfig, vocabulary: Vocabulary,
+                   encoded: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    """(train, validation): every sentence and the validation file's when one is given, else a seeded split."""
+    if not config.validation_file:
+        return validation_split(encoded, config.validation, config.seed)
+    held_out = load_sentences(Path(config.validation_file), config.level, config.layout)
+    return encoded, [vocabulary.encode(s) for s in held_out]
 
 
 def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
-    """Train a model on ``data``; with ``resume``, continue from ``checkpoint`` (same vocabulary required)."""
-    from score_text.progress import Checkpoint, EpochSeeds, RichProgress, TimeBudget
+    """Train a model on ``data``; with ``resume``, continue from ``checkpoint`` (same vocabulary required).
+
+    With ``config.patience`` > 0 (and validation data), training stops once the held-out figure has not improved
+    for that many epochs, and the best model on it is returned (it is also kept as CHECKPOINT.best.keras).
+    """
+    from score_text.progress import Checkpoint, EpochSeeds, RichProgress, TimeBudget, best_path, read_state
     from score_text.storage import load_model
 
+    if config.patience > 0 and checkpoint is None:
+        raise ScoreError("--patience", "early stopping needs a checkpoint file to keep the best model in")
     seed_everything(config.seed)
     sentences = load_sentences(data, config.level, config.layout, config.max_length)
-    initial_epoch = 0
+    previous: dict[str, Any] = {}
     if resume and checkpoint is not None and checkpoint.is_file():
         model = load_model(checkpoint, compile=True)
         vocabulary = model.vocabulary
@@ -135,12 +142,15 @@ def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resum
         if fresh != vocabulary:
             raise ScoreError(str(checkpoint), "vocabulary mismatch: the data builds another vocabulary")
         refuse_other_settings(checkpoint, config)
-        initial_epoch = resume_state(checkpoint)
+        previous = read_state(checkpoint)
     else:
         vocabulary = build_vocabulary(sentences, config.level, config.max_vocab)
         model = build_model(config, vocabulary)
+    initial_epoch = int(previous.get("epoch", 0))
     encoded = [vocabulary.encode(s) for s in sentences]
-    train_ids, valid_ids = validation_split(encoded, config.validation, config.seed)
+    train_ids, valid_ids = held_out_split(config, vocabulary, encoded)
+    if config.patience > 0 and not valid_ids:
+        raise ScoreError("--patience", "early stopping needs validation data (--validation > 0 or --validation-file)")
     vae = config.model == "vae"
     batches = Batches(train_ids, config.batch_size, config.seed, vae=vae, bucket_size=config.bucket_size)
     batches.set_epoch(initial_epoch)
@@ -150,10 +160,13 @@ def train(data: Path, config: TrainConfig, checkpoint: Path | None = None, resum
     bar = RichProgress(config.epochs, len(batches), enabled=config.progress)
     callbacks: list[Any] = [EpochSeeds(config.seed, seed_everything), bar]
     if checkpoint is not None:
-        callbacks.append(Checkpoint(checkpoint, fixed_settings(config)))
+        callbacks.append(Checkpoint(checkpoint, fixed_settings(config), config.patience, previous))
     if config.minutes > 0:
         callbacks.append(TimeBudget(config.minutes * 60.0))
-    if initial_epoch < config.epochs:
+    stopped_early = config.patience > 0 and int(previous.get("waited", 0)) >= config.patience
+    if initial_epoch < config.epochs and not stopped_early:
         model.fit(make_dataset(batches), validation_data=valid, epochs=config.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=0)
+    if config.patience > 0 and checkpoint is not None and best_path(checkpoint).is_file():
+        model = load_model(best_path(checkpoint), compile=True)
     return TrainResult(model, bar.history, bar.epoch_seconds, valid_ids)
