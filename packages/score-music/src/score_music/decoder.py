@@ -13,15 +13,35 @@ with a note-on, so the new phrase is heard on the cut. Steps named in `accent_st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from score_core.contracts import LatentSpec, LatentTrack, Marker, Score
+from score_core.contracts import LatentSpec, LatentTrack, Marker, Note, Score
 from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES, STEPS_PER_BAR, events_to_notes
 
 MELODY_PROGRAM = 0
 MELODY_VELOCITY = 90
+STEP_QPM = 15.0
+"""On a step grid, events are first read at one second per sixteenth, then moved onto the tempo map."""
+
+
+def segment_markers(latents: LatentTrack) -> tuple[Marker, ...]:
+    """A marker at the start of every segment."""
+    return tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
+
+
+def score_on_step_grid(in_steps: Sequence[Note], latents: LatentTrack) -> Score:
+    """The score of notes timed at one second per step, each step boundary moved to its time on the tempo map."""
+    grid = np.asarray(latents.step_times)
+    steps = np.arange(grid.size, dtype=np.float64)
+    notes = tuple(
+        note.model_copy(update={"start": float(np.interp(note.start, steps, grid)),
+                                "end": float(np.interp(note.end, steps, grid))})
+        for note in in_steps
+    )
+    return Score(notes=notes, tempo_bpm=latents.tempo_bpm, markers=segment_markers(latents), duration=float(grid[-1]))
 
 
 def continued_segment_events(model: Any, latents: np.ndarray, steps: int, *, temperature: float,
@@ -139,23 +159,12 @@ class MusicVaeDecoder:
             events.reshape(-1).astype(np.int64), qpm=latents.tempo_bpm, start=start, program=MELODY_PROGRAM,
             velocity=MELODY_VELOCITY, end_time=end,
         )
-        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
-        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=markers, duration=end)
+        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=segment_markers(latents), duration=end)
 
     def _decode_steps(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
-        events = self.step_events(latents, temperature=temperature, seed=seed)
-        grid = np.asarray(latents.step_times)
-        # Decoded at 1 s per step (qpm 15), then each step boundary mapped to its time on the tempo map.
-        in_steps = events_to_notes(events.astype(np.int64), qpm=15.0, program=MELODY_PROGRAM,
-                                   velocity=MELODY_VELOCITY, end_time=float(events.size))
-        steps = np.arange(grid.size, dtype=np.float64)
-        notes = tuple(
-            note.model_copy(update={"start": float(np.interp(note.start, steps, grid)),
-                                    "end": float(np.interp(note.end, steps, grid))})
-            for note in in_steps
-        )
-        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
-        return Score(notes=notes, tempo_bpm=latents.tempo_bpm, markers=markers, duration=float(grid[-1]))
+        events = self.step_events(latents, temperature=temperature, seed=seed).astype(np.int64)
+        return score_on_step_grid(events_to_notes(events, qpm=STEP_QPM, program=MELODY_PROGRAM,
+                                                  velocity=MELODY_VELOCITY, end_time=float(events.size)), latents)
 
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from score_core.contracts import LatentTrack, Marker, Score
-from score_music.decoder import MusicVaeDecoder
+from score_core.contracts import LatentTrack, Score
+from score_music.decoder import STEP_QPM, MusicVaeDecoder, score_on_step_grid, segment_markers
 from score_music.drums import drum_events_to_notes
 
 DRUM_VELOCITY = 100
@@ -22,20 +22,10 @@ class DrumsVaeDecoder(MusicVaeDecoder):
         start, end = float(latents.starts[0]), float(latents.ends[-1])
         notes = drum_events_to_notes(events.reshape(-1).astype(np.int64), qpm=latents.tempo_bpm, start=start,
                                      velocity=DRUM_VELOCITY, end_time=end)
-        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
-        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=markers, duration=end)
+        return Score(notes=tuple(notes), tempo_bpm=latents.tempo_bpm, markers=segment_markers(latents), duration=end)
 
     def _decode_drum_steps(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
         """On a step grid (`--sync cuts`): each hit lasts its step, placed by the track's step times."""
-        events = self.step_events(latents, temperature=temperature, seed=seed)
-        grid = np.asarray(latents.step_times)
-        in_steps = drum_events_to_notes(events.astype(np.int64), qpm=15.0, velocity=DRUM_VELOCITY,
-                                        end_time=float(events.size))  # 1 s per step, then mapped to the grid
-        steps = np.arange(grid.size, dtype=np.float64)
-        notes = tuple(
-            note.model_copy(update={"start": float(np.interp(note.start, steps, grid)),
-                                    "end": float(np.interp(note.end, steps, grid))})
-            for note in in_steps
-        )
-        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
-        return Score(notes=notes, tempo_bpm=latents.tempo_bpm, markers=markers, duration=float(grid[-1]))
+        events = self.step_events(latents, temperature=temperature, seed=seed).astype(np.int64)
+        return score_on_step_grid(drum_events_to_notes(events, qpm=STEP_QPM, velocity=DRUM_VELOCITY,
+                                                       end_time=float(events.size)), latents)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from score_core.contracts import LatentSpec, LatentTrack, Marker, Score
+from score_core.contracts import LatentSpec, LatentTrack, Score
 from score_core.errors import ScoreError
 from score_core.files import sha256_file
-from score_music.decoder import continued_segment_events
+from score_music.decoder import continued_segment_events, segment_markers
 from score_music.drums import drum_events_to_notes
 from score_music.melody import STEPS_PER_BAR, events_to_notes
 
@@ -51,8 +51,7 @@ class TrioVaeDecoder:
                              end_time=end),
             *drum_events_to_notes(flat[:, 2], qpm=qpm, start=start, velocity=VELOCITY, end_time=end),
         ]
-        markers = tuple(Marker(time=float(t), text=f"segment {i + 1}") for i, t in enumerate(latents.starts))
-        return Score(notes=tuple(notes), tempo_bpm=qpm, markers=markers, duration=end)
+        return Score(notes=tuple(notes), tempo_bpm=qpm, markers=segment_markers(latents), duration=end)
 
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)
