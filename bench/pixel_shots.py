@@ -3,10 +3,10 @@
     .venv/bin/python bench/pixel_shots.py efficientnet-lite0 color-stats pixelvae=PIXELVAE.pt pixelvae=VAE.pt \
         --videos /work/shared/data/video
 
-Two-cut margins: skv_bikes.mp4 (../shared/data/video) has hard cuts near 1.2 s and 9.7 s. For each cut, two frames
-before it and two after: "within" is the lower cosine similarity of the two same-shot pairs, "across" the highest
-of the four cross-cut pairs, and the margin within − across must be clearly positive for features that separate
-shots.
+Two-cut margins, at two of the hard cuts of skv_bikes.mp4 (../shared/data/video), near 1.2 s and 9.7 s: for each,
+two frames before it and two after: "within" is the lower cosine similarity of the two same-shot pairs, "across"
+the highest of the four cross-cut pairs, and the margin within − across must be clearly positive for features
+that separate shots.
 
 Pair test (``--held-out``, default the three clips the video models are trained without): frames every 1/--fps s
 of each held-out clip, less those within 0.1 s of a cut, and every pair of them. A pair is same-shot (same clip, no
