@@ -141,3 +141,18 @@ def test_bad_training_inputs_fail_in_one_line(tmp_path: Path, videos: Path) -> N
     result = run_score("vision", "sample", not_a_model, "-o", tmp_path / "g.png", "--sampler", "quick")
     assert result.returncode == 2 and "--sampler quick: must be one of fast, reference" in one_error_line(result.stderr)
     assert not model.exists() and not (tmp_path / "g.png").exists()
+
+
+def test_validation_videos_names_the_held_out_clips(tmp_path: Path, videos: Path) -> None:
+    model = tmp_path / "vae.pt"
+    env = {"SCORE_CACHE": str(tmp_path / "cache")}
+    result = run_score("vision", "train-vae", videos, "-o", model, "--size", "16", "--fps", "4", "--steps", "2",
+                       "--eval-every", "2", "--validation-videos", "clip2.mp4, clip0.mp4", *TINY_VAE, env=env)
+    assert result.returncode == 0, result.stderr
+    assert torch.load(model, weights_only=True)["data"]["validation_videos"] == ["clip0.mp4", "clip2.mp4"]
+    result = run_score("vision", "train-vae", videos, "-o", tmp_path / "other.pt", "--size", "16",
+                       "--validation-videos", "clip9.mp4", *TINY_VAE, env=env)
+    assert result.returncode == 2 and "clip9.mp4: no such video" in one_error_line(result.stderr)
+    result = run_score("vision", "train-pixelcnn", "mnist", "-o", tmp_path / "digits.pt",
+                       "--validation-videos", "clip0.mp4", *TINY_PIXELCNN)
+    assert result.returncode == 2 and "is not a folder of videos" in one_error_line(result.stderr)

@@ -21,6 +21,7 @@ from score_vision.pixel.data import (
     read_idx_labels,
     split_by_video,
     split_indices,
+    split_named_videos,
     video_frames,
 )
 
@@ -271,3 +272,17 @@ def test_split_by_video_needs_two_videos_with_frames() -> None:
     with pytest.raises(ScoreError, match="needs at least two videos to split by video") as caught:
         split_by_video(frames, 0.2, seed=0)
     assert caught.value.subject == "only.mp4"
+
+
+def test_split_named_videos_holds_out_exactly_those_videos() -> None:
+    index = np.repeat(np.arange(4), [5, 3, 0, 4])
+    frames = FrameSet(np.zeros((12, 1, 2, 2), np.uint8), index, ("a.mp4", "b.mp4", "empty.mp4", "c.mp4"))
+    train, valid = split_named_videos(frames, ["c.mp4", "a.mp4"])
+    np.testing.assert_array_equal(valid, [0, 1, 2, 3, 4, 8, 9, 10, 11])
+    np.testing.assert_array_equal(train, [5, 6, 7])
+    with pytest.raises(ScoreError, match="no such video") as caught:
+        split_named_videos(frames, ["a.mp4", "z.mp4"])
+    assert caught.value.subject == "z.mp4"
+    for names in (["empty.mp4"], ["a.mp4", "b.mp4", "c.mp4"]):
+        with pytest.raises(ScoreError, match="both training and validation"):
+            split_named_videos(frames, names)

@@ -29,6 +29,8 @@ BatchOption = Annotated[int, typer.Option(min=1)]
 RateOption = Annotated[float, typer.Option("--learning-rate", min=0.0, help="Peak Adam learning rate (cosine decay).")]
 EvalOption = Annotated[int, typer.Option(min=1, help="Validate (bits/dim) and checkpoint every N steps.")]
 ValidationOption = Annotated[float, typer.Option(min=0.0, max=0.9, help="Fraction of the data held out.")]
+HeldOutOption = Annotated[str | None, typer.Option(
+    help="Videos held out for validation, by file name, comma-separated (instead of --validation's random pick).")]
 SeedOption = Annotated[int, typer.Option()]
 ResumeOption = Annotated[bool, typer.Option(help="Continue training the model in --output.")]
 OverwriteOption = Annotated[bool, typer.Option(help="Replace an existing model file.")]
@@ -65,13 +67,20 @@ def read_images(data: str, size: int | None, colours: int | None, fps: float) ->
 
 
 def load_dataset(data: str, size: int | None, colours: int | None, fps: float, validation: float,
-                 seed: int) -> Dataset:
-    """Images split into training and validation: by video for video frames, at random otherwise."""
+                 seed: int, validation_videos: str | None = None) -> Dataset:
+    """Images split into training and validation: by video for video frames (the named ones, else a random
+    choice), at random otherwise."""
     from score_vision.pixel import data as datasets
 
     images, frames, info = read_images(data, size, colours, fps)
+    if validation_videos is not None and frames is None:
+        raise ScoreError(f"--validation-videos {validation_videos}", f"{data} is not a folder of videos")
     if frames is not None:
-        train_index, valid_index = datasets.split_by_video(frames, validation, seed)
+        if validation_videos is not None:
+            names = [name.strip() for name in validation_videos.split(",") if name.strip()]
+            train_index, valid_index = datasets.split_named_videos(frames, names)
+        else:
+            train_index, valid_index = datasets.split_by_video(frames, validation, seed)
         held_out = sorted({frames.videos[i] for i in frames.video_index[valid_index]})
         info = {**info, "split": "by video", "validation_videos": held_out}
     else:
@@ -113,7 +122,8 @@ def _prepare_output(output: Path, kind: str, resume: bool, overwrite: bool) -> N
 
 def _train(kind: str, architecture: dict[str, Any], data: str, output: Path, size: int | None, colours: int | None,
            fps: float, steps: int, minutes: float | None, batch_size: int, learning_rate: float, eval_every: int,
-           validation: float, seed: int, resume: bool, overwrite: bool, threads: int | None, bf16: bool) -> None:
+           validation: float, seed: int, resume: bool, overwrite: bool, threads: int | None, bf16: bool,
+           validation_videos: str | None = None) -> None:
     import torch
 
     from score_vision.pixel.train import TrainSettings, train
@@ -122,7 +132,7 @@ def _train(kind: str, architecture: dict[str, Any], data: str, output: Path, siz
     _prepare_output(output, kind, resume, overwrite)
     if threads:
         torch.set_num_threads(threads)
-    dataset = load_dataset(data, size, colours, fps, validation, seed)
+    dataset = load_dataset(data, size, colours, fps, validation, seed, validation_videos)
     config = {**architecture, "colours": dataset.colours, "size": dataset.size}
     if kind in ("vae", "pixelvae"):
         from score_vision.pixel.vae import check_size
@@ -176,16 +186,16 @@ def train_pixelcnn(
     kernel: Annotated[int, typer.Option(min=3, help="Odd kernel width of the gated stacks.")] = 5,
     size: SizeOption = None, colours: ColoursOption = None, fps: FpsOption = 1.0, steps: StepsOption = 5000,
     minutes: MinutesOption = None, batch_size: BatchOption = 32, learning_rate: RateOption = 2e-3,
-    eval_every: EvalOption = 250, validation: ValidationOption = 0.05, seed: SeedOption = 0,
-    resume: ResumeOption = False, overwrite: OverwriteOption = False, threads: ThreadsOption = None,
-    bf16: Bf16Option = True,
+    eval_every: EvalOption = 250, validation: ValidationOption = 0.05, validation_videos: HeldOutOption = None,
+    seed: SeedOption = 0, resume: ResumeOption = False, overwrite: OverwriteOption = False,
+    threads: ThreadsOption = None, bf16: Bf16Option = True,
 ) -> None:
     """Train a (gated) PixelCNN: 256-way softmax per subpixel, validation in bits/dim."""
     if kernel % 2 == 0:
         raise ScoreError(f"--kernel {kernel}", "must be odd")
     _train("gated" if gated else "pixelcnn", {"channels": channels, "layers": layers, "kernel": kernel}, data,
            output, size, colours, fps, steps, minutes, batch_size, learning_rate, eval_every, validation, seed,
-           resume, overwrite, threads, bf16)
+           resume, overwrite, threads, bf16, validation_videos)
 
 
 def _vae_command(kind: str, doc: str) -> Any:
@@ -199,16 +209,16 @@ def _vae_command(kind: str, doc: str) -> Any:
         pixel_channels: Annotated[int, typer.Option(min=3, help="PixelVAE: gated channels.")] = 32,
         size: SizeOption = None, colours: ColoursOption = None, fps: FpsOption = 1.0, steps: StepsOption = 5000,
         minutes: MinutesOption = None, batch_size: BatchOption = 32, learning_rate: RateOption = 2e-3,
-        eval_every: EvalOption = 250, validation: ValidationOption = 0.05, seed: SeedOption = 0,
-        resume: ResumeOption = False, overwrite: OverwriteOption = False, threads: ThreadsOption = None,
-        bf16: Bf16Option = True,
+        eval_every: EvalOption = 250, validation: ValidationOption = 0.05,
+        validation_videos: HeldOutOption = None, seed: SeedOption = 0, resume: ResumeOption = False,
+        overwrite: OverwriteOption = False, threads: ThreadsOption = None, bf16: Bf16Option = True,
     ) -> None:
         architecture: dict[str, Any] = {"latent": latent, "width": width, "free_bits": free_bits,
                                         "anneal_steps": anneal_steps}
         if kind == "pixelvae":
             architecture |= {"pixel_layers": pixel_layers, "pixel_channels": pixel_channels}
         _train(kind, architecture, data, output, size, colours, fps, steps, minutes, batch_size, learning_rate,
-               eval_every, validation, seed, resume, overwrite, threads, bf16)
+               eval_every, validation, seed, resume, overwrite, threads, bf16, validation_videos)
 
     command.__doc__ = doc
     return command

@@ -206,6 +206,17 @@ def split_by_video(frames: FrameSet, validation_fraction: float, seed: int) -> t
     return np.flatnonzero(~validation), np.flatnonzero(validation)
 
 
+def split_named_videos(frames: FrameSet, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) frame indices where exactly the videos called `names` are held out."""
+    unknown = [name for name in names if name not in frames.videos]
+    if unknown:
+        raise ScoreError(", ".join(unknown), f"no such video (the folder holds {', '.join(frames.videos)})")
+    validation = np.isin(frames.video_index, [frames.videos.index(name) for name in names])
+    if not validation.any() or validation.all():
+        raise ScoreError(", ".join(names), "must leave frames for both training and validation")
+    return np.flatnonzero(~validation), np.flatnonzero(validation)
+
+
 def _listed(folder: Path, suffixes: tuple[str, ...], what: str, recursive: bool) -> list[Path]:
     """The sorted files in `folder` whose suffix is one of `suffixes`."""
     if not folder.exists():
