@@ -169,6 +169,8 @@ def test_early_stopping_on_a_validation_file_keeps_the_best_model(corpus: Path, 
     state = json.loads((tmp_path / "es.ckpt.keras.json").read_text())
     assert state["epoch"] < 40 and state["waited"] == 2 and state["best_epoch"] == state["epoch"] - 2
     assert state["logs"]["val_loss"] > state["best"]
+    assert [epoch["val_loss"] for epoch in state["history"]][state["best_epoch"] - 1] == state["best"]
+    assert len(state["history"]) == state["epoch"]
     printed = json.loads(capsys.readouterr().out.split("validation ", 1)[1])
     assert printed["sentences"] == 60  # the held-out sentences are the file's, not a split of the training data
     assert printed["nll_per_token"] == pytest.approx(state["best"], rel=0.01)

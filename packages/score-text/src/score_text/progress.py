@@ -60,8 +60,8 @@ def _format(logs: dict[str, Any] | None) -> str:
 
 
 class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
-    """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n, "settings": …} (the
-    options a resume must repeat) to ``path``.json; with validation data, the best model so far to
+    """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n, "settings": …, "history":
+    every epoch's figures} (settings: the options a resume must repeat) to ``path``.json; with validation data, the best model so far to
     MODEL.best.keras, and with ``patience`` > 0, training stops after that many epochs without a better one."""
 
     def __init__(self, path: Path, settings: dict[str, Any] | None = None, patience: int = 0,
@@ -74,6 +74,7 @@ class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # ker
         self.best: float | None = previous.get("best")
         self.best_epoch: int = int(previous.get("best_epoch", 0))
         self.waited: int = int(previous.get("waited", 0))
+        self.history: list[dict[str, float]] = list(previous.get("history", []))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         from score_core.files import atomic_write_bytes
@@ -86,8 +87,10 @@ class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # ker
         elif figure is not None:
             self.waited += 1
         save_model(self.model, self.path)
-        state = {"epoch": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()},
-                 "settings": self.settings, "best": self.best, "best_epoch": self.best_epoch, "waited": self.waited}
+        figures = {k: float(v) for k, v in (logs or {}).items()}
+        self.history.append(figures)
+        state = {"epoch": epoch + 1, "logs": figures, "history": self.history, "settings": self.settings,
+                 "best": self.best, "best_epoch": self.best_epoch, "waited": self.waited}
         atomic_write_bytes(state_path(self.path), json.dumps(state).encode())
         if self.patience and self.waited >= self.patience:
             self.model.stop_training = True
