@@ -60,9 +60,9 @@ def _format(logs: dict[str, Any] | None) -> str:
 
 
 class Checkpoint(keras.callbacks.Callback):  # type: ignore[name-defined]  # keras is the module keras_module() returns
-    """After every epoch: the model (with optimizer state) to ``path`` and {"epoch": n, "settings": …, "history":
-    every epoch's figures} (settings: the options a resume must repeat) to ``path``.json; with validation data, the best model so far to
-    MODEL.best.keras, and with ``patience`` > 0, training stops after that many epochs without a better one."""
+    """After every epoch: the model (with optimizer state) to ``path``, and to ``path``.json the epoch count,
+    every epoch's figures and the options a resume must repeat; with validation data, the best model so far to
+    NAME.best.keras, and with ``patience`` > 0, training stops after that many epochs without a better one."""
 
     def __init__(self, path: Path, settings: dict[str, Any] | None = None, patience: int = 0,
                  previous: dict[str, Any] | None = None) -> None:
