@@ -43,6 +43,21 @@ def test_word_dropout_replaces_words_by_unk_at_rate_p() -> None:
     np.testing.assert_array_equal(ops.convert_to_numpy(layer(tokens, training=False)), tokens)
 
 
+def test_lm_dropout_drops_the_rnn_outputs_before_the_softmax() -> None:
+    from keras import ops
+
+    from score_text.models import LanguageModel
+
+    lm = LanguageModel(_vocab(), embedding_dim=8, units=16, dropout=0.5)
+    tokens = np.random.default_rng(0).integers(4, 20, size=(64, 12)).astype("int32")
+    logits = ops.convert_to_numpy(lm(tokens, training=True))
+    kernel, bias = (ops.convert_to_numpy(w) for w in (lm.head.kernel, lm.head.bias))
+    hidden = np.linalg.lstsq(kernel.T, (logits - bias).reshape(-1, kernel.shape[1]).T, rcond=None)[0]
+    assert abs(np.mean(np.abs(hidden) < 1e-5) - 0.5) < 0.05
+    np.testing.assert_array_equal(ops.convert_to_numpy(lm(tokens, training=False)),
+                                  ops.convert_to_numpy(lm(tokens, training=False)))
+
+
 def test_padding_is_masked_in_both_losses() -> None:
     from keras import ops
 

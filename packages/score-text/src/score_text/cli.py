@@ -75,7 +75,7 @@ def train(
     layers: Annotated[int, typer.Option(min=1, help="Stacked RNN layers (LM).")] = 1,
     cell: Annotated[Cell, typer.Option(help="LM cell.")] = Cell.lstm,
     one_hot: Annotated[bool, typer.Option(help="LM input as one-hot rows instead of an embedding.")] = False,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="LM input dropout of the RNN.")] = 0.0,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="LM dropout on RNN inputs and outputs.")] = 0.0,
     latent_dim: Annotated[int, typer.Option(min=1)] = 16,
     word_dropout: Annotated[float, typer.Option(min=0.0, max=1.0, help="VAE: decoder inputs → UNK.")] = 0.3,
     feed_z: Annotated[bool, typer.Option(help="VAE: feed z to the decoder at every step.")] = False,

@@ -49,7 +49,11 @@ class _TextModel(keras.Model):  # type: ignore[name-defined]  # keras is the mod
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LanguageModel(_TextModel):
-    """Embedding (or one-hot) → stacked LSTM/GRU → logits; loss = mean NLL over non-PAD target tokens."""
+    """Embedding (or one-hot) → stacked LSTM/GRU → logits; loss = mean NLL over non-PAD target tokens.
+
+    ``dropout`` drops the non-recurrent connections (Zaremba et al. 2014): each RNN's inputs and the last RNN's
+    outputs before the softmax.
+    """
 
     kind = "lm"
 
@@ -62,6 +66,7 @@ class LanguageModel(_TextModel):
         self.embed = OneHot(size, name="one_hot") if one_hot else keras.layers.Embedding(size, embedding_dim,
                                                                                          name="embedding")
         self.rnns = [recurrent(cell, units, True, dropout, name=f"{cell}_{i}") for i in range(self.depth)]
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
         self.head = keras.layers.Dense(size, name="logits")
 
     def _args(self) -> dict[str, Any]:
@@ -72,7 +77,7 @@ class LanguageModel(_TextModel):
         x = self.embed(tokens)
         for rnn in self.rnns:
             x = rnn(x, training=training)
-        return self.head(x)
+        return self.head(self.output_dropout(x, training=training))
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      **kwargs: Any) -> Any:
