@@ -1,79 +1,197 @@
-"""Speed and memory of `score run` on a real clip, against decoding the same frames alone.
+"""Speed and memory of `score run` against decoding the same video alone, clip by clip.
 
-Prints seconds of video per wall second for the whole run and for decoding alone, their ratio, and the peak
-resident memory of each (every measurement runs in a fresh process). Usage:
+Each figure comes from a fresh process (peak RSS is that process's own), stages interleaved, best of N:
 
-    python bench/pipeline.py [VIDEO] [--vision NAME] [--music NAME] [--repeat N]
+    decode   PyAV decodes every frame of the video stream, nothing else: the floor
+    read     score's FrameReader: decode, the per-frame change signals, frames sampled and resized
+    model    the pipeline's encode stage: `read` plus the vision encoder on every sampled frame
+    midi     the whole `score run` process (the default plugins), MIDI and sidecar only (--no-audio)
+    run      the whole `score run` process with all outputs (MIDI, WAV, MP4, sidecar)
+
+Figures are seconds of video per wall second (x real time) and ratios to the floor measured in the same run;
+`model − read` is the encoder model's share of the encode stage and `read − decode` the sampling and resizing.
+Usage:
+
+    python bench/pipeline.py                   # every shared clip and a 60 s 720p montage of them
+    python bench/pipeline.py --long            # ... and a 10-minute 720p montage (made once, cached)
+    python bench/pipeline.py clip.mp4 --repeat 5 --vision efficientnet-lite0 --music musicvae
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
-SHARED_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "skv_bigbuckbunny.mp4"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_VIDEOS = ROOT.parent / "shared" / "data" / "video"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "score" / "bench"
+STAGES = ("decode", "read", "model", "midi", "run")
+MONTAGE_SIZE = (720, 1280)
+MONTAGE_FPS = 25
 
 
-def _measure(stage: str, video: str, vision: str, music: str) -> dict[str, float]:
-    from score_core.media import FrameReader, probe
-    from score_core.pipeline import Pipeline, RunOptions, StageChoice, run
+def make_montage(target: Path, seconds: float) -> Path:
+    """A 720p H.264 clip of ``seconds``: the shared clips stretched to 1280x720 and played one after another,
+    repeated (each join is a hard cut), encoded with x264's defaults for frame-threaded streams."""
+    import av
+    import numpy as np
+
+    from score_core.media import FrameReader
+
+    if target.exists():
+        return target
+    clips = sorted(p for p in SHARED_VIDEOS.glob("*.mp4") if p.stat().st_size > 0)
+    if not clips:
+        sys.exit(f"{SHARED_VIDEOS}: no clips to build a montage from")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part.mp4")
+
+    def frames() -> Iterator[np.ndarray]:
+        while True:
+            for clip in clips:
+                for batch in FrameReader(clip, fps=MONTAGE_FPS, size=MONTAGE_SIZE, resize="stretch"):
+                    yield from batch.frames
+
+    total = round(seconds * MONTAGE_FPS)
+    with av.open(str(partial), mode="w") as container:
+        stream = container.add_stream("libx264", rate=MONTAGE_FPS)
+        stream.height, stream.width = MONTAGE_SIZE
+        stream.pix_fmt = "yuv420p"
+        stream.thread_type = "FRAME"
+        stream.codec_context.options = {"preset": "veryfast", "crf": "23"}
+        stream.time_base = Fraction(1, MONTAGE_FPS)
+        for index, rgb in zip(range(total), frames(), strict=False):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    partial.rename(target)
+    return target
+
+
+def _stage(stage: str, video: str, vision: str, music: str) -> dict[str, float]:
+    """Run one in-process stage and return its wall seconds (after the models are built)."""
+    from score_core.media import FrameReader
+    from score_core.pipeline import Pipeline, StageChoice
     from score_core.registry import load_registry
 
+    if stage == "decode":
+        import av
+
+        started = time.perf_counter()
+        with av.open(video) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for _ in container.decode(stream):
+                pass
+        return {"seconds": time.perf_counter() - started}
     pipeline = Pipeline(load_registry(), StageChoice(vision=vision, music=music))
     pipeline.build_models()
-    spec = pipeline.encoder_registration.spec
+    spec = pipeline.encoder_spec
     fps = pipeline.default_fps()
     started = time.perf_counter()
-    if stage == "decode":
+    if stage == "read":
         for _ in FrameReader(video, fps=fps, size=spec.input_size, resize=spec.resize, batch_size=spec.batch_size):
             pass
     else:
+        pipeline.encode(Path(video), fps)
+    return {"seconds": time.perf_counter() - started}
+
+
+def measure(stage: str, video: Path, vision: str, music: str) -> dict[str, float]:
+    """Wall seconds and peak RSS (MB) of ``stage`` on ``video`` in a fresh process."""
+    if stage in ("midi", "run"):
         with tempfile.TemporaryDirectory() as out:
-            run(pipeline, Path(video), Path(out), RunOptions())
-    elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": elapsed, "peak_mb": peak_mb, "duration": probe(video).duration}
+            command = [str(Path(sys.executable).with_name("score")), "run", str(video), "-o", out,
+                       "--vision", vision, "--music", music]
+            if stage == "midi":
+                command.append("--no-audio")
+            started = time.perf_counter()
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - started
+            if status:
+                sys.exit(f"{video}: score run failed: {process.stderr.read().decode().strip() if process.stderr else ''}")
+        return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
+    command = [sys.executable, __file__, str(video), "--vision", vision, "--music", music, "--stage", stage]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    output = process.stdout.read() if process.stdout else ""
+    if status:
+        sys.exit(f"{video}: stage {stage} failed: {process.stderr.read().strip() if process.stderr else ''}")
+    return {**json.loads(output.strip().splitlines()[-1]), "peak_mb": usage.ru_maxrss / 1024}
 
 
-def _in_fresh_process(stage: str, args: argparse.Namespace) -> dict[str, float]:
-    command = [sys.executable, __file__, str(args.video), "--vision", args.vision, "--music", args.music,
-               "--stage", stage]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+def bench_clip(video: Path, vision: str, music: str, repeat: int) -> dict[str, dict[str, float]]:
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(repeat):  # interleaved, best of N: this machine is noisy
+        for stage in STAGES:
+            figures = measure(stage, video, vision, music)
+            if stage not in best or figures["seconds"] < best[stage]["seconds"]:
+                best[stage] = figures
+    return best
+
+
+def report(video: Path, best: dict[str, dict[str, float]]) -> dict[str, object]:
+    from score_core.media import probe
+
+    info = probe(video)
+    floor = best["decode"]
+    print(f"\n{video.name}: {info.duration:.1f} s, {info.width}x{info.height}, {info.codec}")
+    print(f"  {'stage':<7} {'wall s':>7} {'x real':>7} {'/ floor':>8} {'peak MB':>8} {'/ floor':>8}")
+    rows = {}
+    for stage in STAGES:
+        figures = best[stage]
+        rows[stage] = {
+            "seconds": round(figures["seconds"], 3), "x_real_time": round(info.duration / figures["seconds"], 1),
+            "time_vs_floor": round(figures["seconds"] / floor["seconds"], 2), "peak_mb": round(figures["peak_mb"]),
+            "peak_vs_floor": round(figures["peak_mb"] / floor["peak_mb"], 2),
+        }
+        row = rows[stage]
+        print(f"  {stage:<7} {row['seconds']:7.2f} {row['x_real_time']:7.1f} {row['time_vs_floor']:8.2f} "
+              f"{row['peak_mb']:8.0f} {row['peak_vs_floor']:8.2f}")
+    decode, read, model = (best[s]["seconds"] for s in ("decode", "read", "model"))
+    print(f"  encode stage {model:.2f} s = decode {decode:.2f} + sampling/resize/change {read - decode:.2f} "
+          f"+ encoder model {model - read:.2f}; whole run / (decode + model) = {best['run']['seconds'] / model:.2f}, "
+          f"MIDI only / (decode + model) = {best['midi']['seconds'] / model:.2f}")
+    return {"video": str(video), "duration": info.duration, "size": [info.width, info.height], "stages": rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", nargs="?", default=str(SHARED_CLIP))
-    parser.add_argument("--vision", default="color-stats")
-    parser.add_argument("--music", default="arpeggio")
+    parser.add_argument("videos", nargs="*", type=Path)
+    parser.add_argument("--vision", default="efficientnet-lite0")
+    parser.add_argument("--music", default="musicvae")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stage", choices=["decode", "run"], help=argparse.SUPPRESS)
+    parser.add_argument("--long", action="store_true", help="add a 10-minute 720p montage (best of 1)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
-        print(json.dumps(_measure(args.stage, args.video, args.vision, args.music)))
+        print(json.dumps(_stage(args.stage, str(args.videos[0]), args.vision, args.music)))
         return
-    if not Path(args.video).exists():
-        sys.exit(f"{args.video}: no such file (pass a video path)")
-    best: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):  # interleaved, best of N: this machine is noisy
-        for stage in ("decode", "run"):
-            figures = _in_fresh_process(stage, args)
-            if stage not in best or figures["seconds"] < best[stage]["seconds"]:
-                best[stage] = figures
-    duration = best["run"]["duration"]
-    print(f"clip: {args.video} ({duration:.1f} s), vision={args.vision}, music={args.music}, best of {args.repeat}")
-    for stage in ("decode", "run"):
-        figures = best[stage]
-        print(f"{stage:>7}: {figures['seconds']:6.2f} s wall  {duration / figures['seconds']:6.1f}x real time  "
-              f"peak RSS {figures['peak_mb']:.0f} MB")
-    print(f"  ratio: whole run / decoding alone = {best['run']['seconds'] / best['decode']['seconds']:.2f}")
+    videos = list(args.videos)
+    if not videos:
+        videos = sorted(p for p in SHARED_VIDEOS.glob("*") if p.suffix in (".mp4", ".webm"))
+        videos.append(make_montage(CACHE / "montage-720p-60s.mp4", 60.0))
+    missing = [v for v in videos if not v.is_file()]
+    if missing:
+        sys.exit(f"{missing[0]}: no such file (pass video paths)")
+    print(f"vision={args.vision}, music={args.music}, best of {args.repeat}, {os.cpu_count()} CPUs")
+    results = [report(v, bench_clip(v, args.vision, args.music, args.repeat)) for v in videos]
+    if args.long:
+        long = make_montage(CACHE / "montage-720p-600s.mp4", 600.0)
+        results.append(report(long, bench_clip(long, args.vision, args.music, 1)))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

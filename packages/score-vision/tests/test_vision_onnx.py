@@ -14,9 +14,6 @@ from score_core.media import sample_frames
 from score_core.media.synthetic import write_test_video
 from score_core.testing import check_encoder
 
-pytest.importorskip("onnxruntime", reason="ONNX Runtime is an optional extra: pip install 'score-vision[onnx]'")
-pytest.importorskip("onnx", reason="exporting needs the onnx package: pip install 'score-vision[onnx]'")
-
 from score_vision.efficientnet import efficientnet_lite0_encoder
 from score_vision.encoder import TorchEncoder
 from score_vision.onnx_runtime import OnnxEncoder

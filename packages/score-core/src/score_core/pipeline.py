@@ -288,7 +288,7 @@ class Pipeline:
                     f"returned features of shape {features.shape} for {len(batch.times)} frames, "
                     f"expected ({len(batch.times)}, {spec.feature_size})",
                 )
-            self.colour_sum += np.asarray(batch.frames, dtype=np.float64).mean(axis=(1, 2)).sum(axis=0)
+            self.colour_sum += colour_sums(batch.frames)
             self.colour_frames += len(batch.times)
             times.append(batch.times)
             rows.append(features.astype(np.float32, copy=False))
@@ -407,6 +407,13 @@ class Pipeline:
             "decoder": stage(self.decoder_registration, self.registry.decoders, self._decoder),
             "key": self.piece_key,
         }
+
+
+def colour_sums(frames: np.ndarray) -> np.ndarray:
+    """Sum over frames of each frame's mean R, G, B (float64 (3,)), without a float copy of the pixels."""
+    frames = np.asarray(frames)
+    pixels = frames.shape[1] * frames.shape[2]
+    return frames.sum(axis=(0, 1, 2), dtype=np.uint64).astype(np.float64) / pixels
 
 
 def call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:

@@ -13,13 +13,14 @@ with a note-on, so the new phrase is heard on the cut. Steps named in `accent_st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from score_core.contracts import LatentSpec, LatentTrack, Marker, Note, Score
 from score_music.melody import FIRST_NOTE_ON, NUM_CLASSES, STEPS_PER_BAR, events_to_notes
+from score_music.model.numpy_decoder import NumpyLstmDecoder, NumpyState
 
 MELODY_PROGRAM = 0
 MELODY_VELOCITY = 90
@@ -66,10 +67,43 @@ def continued_segment_events(model: Any, latents: np.ndarray, steps: int, *, tem
 class MusicVaeDecoder:
     """Wraps a MusicVAE model (flat or hierarchical) behind score's MusicDecoder protocol."""
 
-    def __init__(self, model: Any, latent_spec: LatentSpec, provenance: dict[str, Any]) -> None:
-        self.model = model
+    def __init__(
+        self,
+        model: Any,
+        latent_spec: LatentSpec,
+        provenance: dict[str, Any],
+        *,
+        load_model: Callable[[], Any] | None = None,
+        sampler: NumpyLstmDecoder | None = None,
+    ) -> None:
+        """``model`` is the torch MusicVAE, or None with ``load_model`` to load it on first use; ``sampler``,
+        the numpy twin of a flat decoder, writes step grids (the default run) without torch."""
+        if model is None and load_model is None:
+            raise ValueError("give the model or a function that loads it")
+        self._model = model
+        self._load_model = load_model
         self.latent_spec = latent_spec
         self._provenance = provenance
+        self._sampler = sampler
+
+    @property
+    def model(self) -> Any:
+        """The torch MusicVAE (loaded on first use)."""
+        if self._model is None:
+            assert self._load_model is not None
+            self._model = self._load_model()
+        return self._model
+
+    @property
+    def sampler(self) -> NumpyLstmDecoder | None:
+        """The numpy decoder that writes step grids; None for a hierarchical model."""
+        if self._sampler is None:
+            from score_music.model.decoder import CategoricalLstmDecoder
+
+            if isinstance(self.model.decoder, CategoricalLstmDecoder):
+                state = {k: v.detach().float().numpy() for k, v in self.model.state_dict().items()}
+                self._sampler = NumpyLstmDecoder(state)
+        return self._sampler
 
     @property
     def key_normalised(self) -> bool:
@@ -112,42 +146,51 @@ class MusicVaeDecoder:
 
     def step_events(self, latents: LatentTrack, *, temperature: float, seed: int) -> np.ndarray:
         """Events (S,) on the track's step grid: a per-step latent path, state carried within shots."""
-        import torch
-
-        from score_music.model.decoder import CategoricalLstmDecoder
-
-        generator = torch.Generator().manual_seed(seed)
+        sampler = self.sampler
+        if sampler is None:
+            return self._hierarchical_step_events(latents, temperature=temperature, seed=seed)
+        rng = np.random.default_rng(seed)
         counts = latents.segment_steps or ()
         resets = latents.segment_resets or (False,) * len(counts)
-        flat = isinstance(self.model.decoder, CategoricalLstmDecoder)
         accents = set(latents.accent_steps)
         pieces: list[np.ndarray] = []
-        previous, state, offset = None, None, 0
+        previous: int | None = None
+        state: NumpyState | None = None
+        offset = 0
         for index, count in enumerate(counts):
             restart = index == 0 or resets[index]
-            if flat:
-                path = latents.step_values
-                if path is not None:
-                    rows = path[offset : offset + count]
-                else:
-                    rows = np.repeat(latents.values[index : index + 1], count, axis=0)
-                z = torch.from_numpy(np.array(rows, dtype=np.float32)).unsqueeze(0)
-                onsets = frozenset(t - offset for t in accents if offset <= t < offset + count)
-                if resets[index]:
-                    onsets |= {0}
-                events, state = self.model.decode(
-                    z, steps=count, temperature=temperature, generator=generator,
-                    first_input=None if restart else previous, state=None if restart else state, onset_steps=onsets,
-                )
-            else:  # a hierarchical model decodes whole bars from the segment's latent; the surplus is dropped
-                z = torch.from_numpy(np.array(latents.values[index : index + 1], dtype=np.float32))
-                padded = -(-count // STEPS_PER_BAR) * STEPS_PER_BAR
-                events, _ = self.model.decode(z, steps=padded, temperature=temperature, generator=generator,
-                                              first_input=None if restart else previous)
-                events = events[:, :count]
+            path = latents.step_values
+            rows = path[offset : offset + count] if path is not None else np.repeat(
+                latents.values[index : index + 1], count, axis=0)
+            onsets = frozenset(t - offset for t in accents if offset <= t < offset + count)
+            if resets[index]:
+                onsets |= {0}
+            events, state = sampler.sample(
+                rows, temperature, rng, first_input=None if restart else previous,
+                state=None if restart else state, onset_steps=onsets,
+            )
+            previous = int(events[-1])
+            pieces.append(events)
+            offset += count
+        return np.concatenate(pieces)
+
+    def _hierarchical_step_events(self, latents: LatentTrack, *, temperature: float, seed: int) -> np.ndarray:
+        """A hierarchical model decodes whole bars from each segment's latent; the surplus is dropped."""
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        resets = latents.segment_resets or (False,) * len(latents.segment_steps or ())
+        pieces: list[np.ndarray] = []
+        previous = None
+        for index, count in enumerate(latents.segment_steps or ()):
+            restart = index == 0 or resets[index]
+            z = torch.from_numpy(np.array(latents.values[index : index + 1], dtype=np.float32))
+            padded = -(-count // STEPS_PER_BAR) * STEPS_PER_BAR
+            events, _ = self.model.decode(z, steps=padded, temperature=temperature, generator=generator,
+                                          first_input=None if restart else previous)
+            events = events[:, :count]
             previous = events[:, -1]
             pieces.append(events[0].numpy())
-            offset += count
         return np.concatenate(pieces)
 
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:

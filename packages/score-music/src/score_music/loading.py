@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from score_core.contracts import LatentSpec
 from score_core.errors import ScoreError
 from score_core.files import sha256_file
 from score_music.decoder import MusicVaeDecoder
+from score_music.model.numpy_decoder import NumpyLstmDecoder
 from score_music.melody import STEPS_PER_BAR
 from score_music.shipped import DRUMS_STEM, shipped_weights
 
@@ -36,9 +38,20 @@ def key_normalised(weights: Path) -> bool:
 
 def _build(path: Path, label: str, drums: bool | None) -> MusicVaeDecoder:
     from score_music.drums_decoder import DrumsVaeDecoder
-    from score_music.model.weights import load_weights
+    from score_music.model.numpy_weights import read_numpy_weights
 
-    model, config = load_weights(path)
+    read = read_numpy_weights(path)
+    if read is None:  # not readable without torch: the torch loader reads it or names the fault
+        from score_music.model.weights import load_weights
+
+        model, config = load_weights(path)
+        sampler, load_model = None, None
+    else:
+        config, tensors = read
+        model = None
+        flat = not config.hierarchical and not config.part_classes
+        sampler = NumpyLstmDecoder(tensors) if flat else None
+        load_model = partial(_load_torch_model, path)
     is_drums = config.encoder_input == "drum_roll"
     if drums is not None and drums != is_drums:
         want = "a drums model" if drums else "a melody model"
@@ -52,7 +65,14 @@ def _build(path: Path, label: str, drums: bool | None) -> MusicVaeDecoder:
     provenance: dict[str, Any] = {"weights": label, "weights_sha256": sha256_file(path), "config": config.name}
     if key_normalised(path):
         provenance["key_normalised"] = True
-    return (DrumsVaeDecoder if is_drums else MusicVaeDecoder)(model, spec, provenance)
+    decoder_type = DrumsVaeDecoder if is_drums else MusicVaeDecoder
+    return decoder_type(model, spec, provenance, load_model=load_model, sampler=sampler)
+
+
+def _load_torch_model(path: Path) -> Any:
+    from score_music.model.weights import load_weights
+
+    return load_weights(path)[0]
 
 
 def load_decoder(weights: str | None) -> MusicVaeDecoder:

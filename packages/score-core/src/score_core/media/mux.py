@@ -174,6 +174,7 @@ def _audio_packets(
     layout = "mono" if in_stream.channels == 1 else "stereo"
     out = sink.add_stream("aac", rate=rate, layout=layout)
     out.bit_rate = 128_000 if layout == "mono" else 192_000
+    out.codec_context.options = {"aac_coder": "fast"}  # half the time of the default two-loop search
     out.time_base = Fraction(1, rate)
     limit = round(duration * rate)
     offset = round(start * rate)

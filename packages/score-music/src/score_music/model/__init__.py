@@ -1,19 +1,26 @@
-"""MusicVAE in pure PyTorch (Magenta's architecture; nothing is built at import time beyond torch itself)."""
+"""MusicVAE in pure PyTorch (Magenta's architecture; nothing is built at import time), and the numpy decoder
+that samples a flat model without torch. torch is imported only when a torch name is first used."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from score_music.model.config import CONFIGS, NUM_CLASSES, MusicVAEConfig, get_config
-from score_music.model.lstm import LstmState
-from score_music.model.vae import MusicVAE, kl_divergence, slerp
-from score_music.model.weights import load_weights, save_weights
 
-__all__ = [
-    "CONFIGS",
-    "NUM_CLASSES",
-    "LstmState",
-    "MusicVAE",
-    "MusicVAEConfig",
-    "get_config",
-    "kl_divergence",
-    "load_weights",
-    "save_weights",
-    "slerp",
-]
+_TORCH_NAMES = {
+    "LstmState": "score_music.model.lstm",
+    "MusicVAE": "score_music.model.vae",
+    "kl_divergence": "score_music.model.vae",
+    "slerp": "score_music.model.vae",
+    "load_weights": "score_music.model.weights",
+    "save_weights": "score_music.model.weights",
+}
+
+__all__ = ["CONFIGS", "NUM_CLASSES", "MusicVAEConfig", "get_config", *_TORCH_NAMES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        return getattr(import_module(_TORCH_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -97,7 +97,7 @@ class MusicVAEConfig:
             state = 2 * sum(self.decoder_sizes)
             return count + (cond_size + 1) * state + (last + 1) * self.num_classes
 
-        encoder, last = lstms(self.num_classes, self.encoder_sizes, directions=2)
+        encoder, last = lstms(self.encoder_input_size, self.encoder_sizes, directions=2)
         total = encoder + 2 * (last + 1) * self.z_size
         if not self.conductor_sizes:
             return total + decoder(self.z_size)
