@@ -319,3 +319,13 @@ def test_normalise_peak_only_fixes_clipping_or_quiet_audio() -> None:
     assert np.array_equal(normalise_peak(fine), fine)
     silent = np.zeros((10, 2), dtype=np.float32)
     assert np.array_equal(normalise_peak(silent), silent)
+
+
+def test_a_long_track_is_written_in_pieces_exactly_as_one_would_be(tmp_path):
+    from score_core.audio.wav import _WRITE_FRAMES, read_wav, write_wav
+
+    samples = np.random.default_rng(0).uniform(-1.3, 1.3, size=(2 * _WRITE_FRAMES + 123, 2)).astype(np.float32)
+    read, rate = read_wav(write_wav(tmp_path / "long.wav", samples, 22050))
+    expected = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    assert rate == 22050 and read.shape == samples.shape
+    np.testing.assert_array_equal(np.round(read * 32768.0).astype(np.int16), expected)

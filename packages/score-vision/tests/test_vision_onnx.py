@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +16,9 @@ from score_core.errors import ScoreError
 from score_core.media import sample_frames
 from score_core.media.synthetic import write_test_video
 from score_core.testing import check_encoder
-
 from score_vision.efficientnet import efficientnet_lite0_encoder
 from score_vision.encoder import TorchEncoder
-from score_vision.onnx_runtime import OnnxEncoder
+from score_vision.onnx_encoder import OnnxEncoder
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +71,45 @@ def test_runtime_variable_chooses_pytorch_or_is_refused(cache: Path, monkeypatch
     monkeypatch.setenv("SCORE_VISION_RUNTIME", "tensorrt")
     with pytest.raises(ScoreError, match="not one of auto, torch, onnx"):
         efficientnet_lite0_encoder(None)
+
+
+def test_the_default_install_selects_onnx_runtime_and_later_runs_load_it_without_torch(cache: Path, tmp_path):
+    from importlib import metadata
+
+    assert any(r.startswith("onnxruntime") for r in metadata.requires("score-vision") or [])
+    efficientnet_lite0_encoder(None)  # the first run exports and checks (kept in the cache)
+    frames = _frames(tmp_path)
+    np.save(tmp_path / "frames.npy", frames)
+    code = (
+        "import sys, json, numpy as np\n"
+        "from score_core.registry import load_registry\n"
+        "registration = load_registry().encoders.get('efficientnet-lite0')\n"
+        "encoder = registration.factory(None, None)\n"
+        f"features = encoder.encode(np.load({str(tmp_path / 'frames.npy')!r}))\n"
+        f"np.save({str(tmp_path / 'fast.npy')!r}, features)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'runtime': encoder.provenance()['runtime']}))\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache.parent.parent)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts == {"torch": False, "runtime": "onnxruntime"}
+    fast, reference = np.load(tmp_path / "fast.npy"), _torch().encode(frames)
+    cosine = np.sum(fast * reference, 1) / (np.linalg.norm(fast, axis=1) * np.linalg.norm(reference, axis=1))
+    assert cosine.min() >= 0.99
+
+
+def _torch() -> TorchEncoder:
+    encoder = efficientnet_lite0_encoder(None)
+    return encoder.torch_encoder if isinstance(encoder, OnnxEncoder) else encoder
+
+
+def test_the_torch_free_encoder_builds_its_pytorch_twin_only_when_asked(cache: Path, tmp_path):
+    from score_vision.plugin import build_efficientnet_lite0
+
+    efficientnet_lite0_encoder(None)
+    fast = build_efficientnet_lite0()
+    assert isinstance(fast, OnnxEncoder) and fast._torch is None
+    frames = _frames(tmp_path)[:2]
+    assert fast.classify(frames).shape == (2, 1000)  # the classifier head is PyTorch's
+    assert isinstance(fast.torch_encoder, TorchEncoder)
+    np.testing.assert_allclose(fast.pixels(frames), fast.torch_encoder._batch(frames).numpy(), rtol=0, atol=0)

@@ -69,7 +69,9 @@ def render_score(
 
     binary, font = _renderer_tools(renderer, soundfont)
     samples, used, font_name = _render_samples(score, midi_file, sample_rate, binary, font)
-    audio = normalise_peak(fit_length(to_stereo(samples), frames))
+    audio = fit_length(to_stereo(samples), frames)
+    del samples  # a long track is hundreds of MB: keep one copy at a time
+    audio = normalise_peak(audio, in_place=True)
     write_wav(wav_path, audio, sample_rate)
     level = round(min(peak(audio), 1.0) * 32767) / 32767  # as written in 16 bits
     return RenderReport(

@@ -18,6 +18,8 @@ TARGET_PEAK = 10 ** (-1 / 20)
 QUIET_PEAK = 10 ** (-12 / 20)
 """Audio whose peak is below this (-12 dBFS) is scaled up to TARGET_PEAK."""
 
+_WRITE_FRAMES = 1 << 18
+
 
 def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Read a PCM WAV file as float32 samples in [-1, 1), shape (frames, channels), and its sample rate."""
@@ -49,14 +51,16 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
         array = array[:, None]
     if array.ndim != 2 or array.shape[1] < 1:
         raise ValueError(f"samples must have shape (frames,) or (frames, channels), got {array.shape}")
-    pcm = np.round(np.clip(array, -1.0, 1.0) * 32767.0).astype("<i2")
     target = Path(path)
     try:
         with wave.open(os.fspath(target), "wb") as writer:
             writer.setnchannels(array.shape[1])
             writer.setsampwidth(2)
             writer.setframerate(int(sample_rate))
-            writer.writeframes(pcm.tobytes())
+            for start in range(0, array.shape[0], _WRITE_FRAMES):  # in pieces: memory stays flat in length
+                chunk = np.clip(array[start : start + _WRITE_FRAMES], -1.0, 1.0) * np.float32(32767.0)
+                writer.writeframesraw(np.round(chunk).astype("<i2").data)
+            writer.writeframes(b"")
     except OSError as error:
         raise ScoreError(str(target), f"cannot write WAV file ({error.strerror or error})") from error
     return target
@@ -87,12 +91,15 @@ def fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
 
 def peak(samples: np.ndarray) -> float:
     """Largest absolute sample value (0.0 for empty input)."""
-    return float(np.max(np.abs(samples))) if samples.size else 0.0
+    return float(max(np.max(samples), -np.min(samples))) if samples.size else 0.0  # no copy of the samples
 
 
-def normalise_peak(samples: np.ndarray) -> np.ndarray:
-    """Scale to TARGET_PEAK when the peak is above it (near clipping) or below QUIET_PEAK; silence stays silent."""
+def normalise_peak(samples: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Scale to TARGET_PEAK when the peak is above it (near clipping) or below QUIET_PEAK; silence stays silent.
+    ``in_place`` scales a float32 ``samples`` itself (no second copy of a long track)."""
     level = peak(samples)
     if level == 0.0 or QUIET_PEAK <= level <= TARGET_PEAK:
         return samples
-    return (samples * np.float32(TARGET_PEAK / level)).astype(np.float32)
+    scaled = samples if in_place and samples.dtype == np.float32 else np.array(samples, dtype=np.float32)
+    scaled *= np.float32(TARGET_PEAK / level)
+    return scaled

@@ -174,7 +174,9 @@ def _audio_packets(
     layout = "mono" if in_stream.channels == 1 else "stereo"
     out = sink.add_stream("aac", rate=rate, layout=layout)
     out.bit_rate = 128_000 if layout == "mono" else 192_000
-    out.codec_context.options = {"aac_coder": "fast"}  # half the time of the default two-loop search
+    # At 192 kbit/s the bit-saving searches (two-loop quantiser, mid/side, noise and intensity stereo) are
+    # most of the encoder's time and not needed: without them it encodes at about twice the speed.
+    out.codec_context.options = {"aac_coder": "fast", "aac_ms": "0", "aac_pns": "0", "aac_is": "0"}
     out.time_base = Fraction(1, rate)
     limit = round(duration * rate)
     offset = round(start * rate)
