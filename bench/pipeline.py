@@ -106,28 +106,32 @@ def _stage(stage: str, video: str, vision: str, music: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started}
 
 
+def _wait(command: list[str], video: Path, what: str) -> tuple[str, float, float]:
+    """Run ``command``; its stdout, wall seconds and peak RSS (MB). stderr goes to a file (a pipe left unread
+    could fill up and stall the process being measured)."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        output = process.stdout.read() if process.stdout else b""
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if status:
+            errors.seek(0)
+            sys.exit(f"{video}: {what} failed: {errors.read().decode(errors='replace').strip()[-400:]}")
+    return output.decode(), seconds, usage.ru_maxrss / 1024
+
+
 def measure(stage: str, video: Path, vision: str, music: str) -> dict[str, float]:
     """Wall seconds and peak RSS (MB) of ``stage`` on ``video`` in a fresh process."""
     if stage in ("midi", "run"):
         with tempfile.TemporaryDirectory() as out:
             command = [str(Path(sys.executable).with_name("score")), "run", str(video), "-o", out,
-                       "--vision", vision, "--music", music]
-            if stage == "midi":
-                command.append("--no-audio")
-            started = time.perf_counter()
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(process.pid, 0)
-            seconds = time.perf_counter() - started
-            if status:
-                sys.exit(f"{video}: score run failed: {process.stderr.read().decode().strip() if process.stderr else ''}")
-        return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
+                       "--vision", vision, "--music", music, *(["--no-audio"] if stage == "midi" else [])]
+            _, seconds, peak_mb = _wait(command, video, "score run")
+        return {"seconds": seconds, "peak_mb": peak_mb}
     command = [sys.executable, __file__, str(video), "--vision", vision, "--music", music, "--stage", stage]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    output = process.stdout.read() if process.stdout else ""
-    if status:
-        sys.exit(f"{video}: stage {stage} failed: {process.stderr.read().strip() if process.stderr else ''}")
-    return {**json.loads(output.strip().splitlines()[-1]), "peak_mb": usage.ru_maxrss / 1024}
+    output, _, peak_mb = _wait(command, video, f"stage {stage}")
+    return {**json.loads(output.strip().splitlines()[-1]), "peak_mb": peak_mb}
 
 
 def bench_clip(video: Path, vision: str, music: str, repeat: int) -> dict[str, dict[str, float]]:

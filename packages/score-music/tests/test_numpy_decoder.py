@@ -39,7 +39,7 @@ def test_the_shipped_files_read_without_torch_as_torch_reads_them(stem):
     path = shipped_weights(stem).path
     read = read_numpy_weights(path)
     assert read is not None
-    config, arrays = read
+    _, arrays = read
     reference = _torch_state(path)
     assert arrays.keys() == reference.keys()
     for key, value in reference.items():
@@ -128,12 +128,12 @@ def test_a_file_that_is_not_plain_tensors_is_left_to_the_torch_loader_and_never_
 
     hostile = _pt_with_pickle(tmp_path / "hostile.pt", pickle.dumps({"format": "score-musicvae", "x": Touch()}))
     assert read_numpy_weights(hostile) is None and not marker.exists()
-    with pytest.raises(ScoreError, match="hostile.pt"):
+    with pytest.raises(ScoreError, match=r"hostile\.pt"):
         load_decoder(str(hostile))
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(model_file.read_bytes()[:2000])
     assert read_numpy_weights(truncated) is None
-    with pytest.raises(ScoreError, match="truncated.pt"):
+    with pytest.raises(ScoreError, match=r"truncated\.pt"):
         load_decoder(str(truncated))
 
 

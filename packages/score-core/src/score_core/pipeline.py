@@ -413,7 +413,8 @@ def colour_sums(frames: np.ndarray) -> np.ndarray:
     """Sum over frames of each frame's mean R, G, B (float64 (3,)), without a float copy of the pixels."""
     frames = np.asarray(frames)
     pixels = frames.shape[1] * frames.shape[2]
-    return frames.sum(axis=(0, 1, 2), dtype=np.uint64).astype(np.float64) / pixels
+    totals: np.ndarray = frames.sum(axis=(0, 1, 2), dtype=np.uint64).astype(np.float64)
+    return totals / pixels
 
 
 def call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:

@@ -11,8 +11,8 @@ from score_core.contracts import LatentSpec
 from score_core.errors import ScoreError
 from score_core.files import sha256_file
 from score_music.decoder import MusicVaeDecoder
-from score_music.model.numpy_decoder import NumpyLstmDecoder
 from score_music.melody import STEPS_PER_BAR
+from score_music.model.numpy_decoder import NumpyLstmDecoder
 from score_music.shipped import DRUMS_STEM, shipped_weights
 
 
