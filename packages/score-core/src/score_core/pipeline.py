@@ -414,7 +414,7 @@ def colour_sums(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     pixels = frames.shape[1] * frames.shape[2]
     totals: np.ndarray = frames.sum(axis=(0, 1, 2), dtype=np.uint64).astype(np.float64)
-    return totals / pixels
+    return np.asarray(totals / pixels, dtype=np.float64)
 
 
 def call_plugin(label: str, function: Callable[..., Any], *args: Any) -> Any:
