@@ -10,6 +10,7 @@ Each figure comes from a fresh process (peak RSS is that process's own), stages 
 
 Figures are seconds of video per wall second (x real time) and ratios to the floor measured in the same run;
 `model − read` is the encoder model's share of the encode stage and `read − decode` the sampling and resizing.
+First it prints how long each package takes to import in one `score run` (and whether torch is among them).
 Usage:
 
     python bench/pipeline.py                   # every shared clip and a 60 s 720p montage of them
@@ -169,6 +170,30 @@ def report(video: Path, best: dict[str, dict[str, float]]) -> dict[str, object]:
     return {"video": str(video), "duration": info.duration, "size": [info.width, info.height], "stages": rows}
 
 
+def import_times(video: Path, vision: str, music: str, top: int = 8) -> dict[str, float]:
+    """Seconds each top-level package takes to import during one `score run` (python -X importtime), whether
+    torch was among them, and the total."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-X", "importtime", str(Path(sys.executable).with_name("score")), "run",
+                   str(video), "-o", out, "--vision", vision, "--music", music, "--no-audio"]
+        lines = subprocess.run(command, capture_output=True, text=True, check=True).stderr.splitlines()
+    packages: dict[str, float] = {}
+    for line in lines:
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[1].strip().isdigit():
+            continue
+        name = fields[2].rstrip()
+        if name.startswith(" ") and not name.startswith("  "):  # a module imported at top level
+            package = name.strip().split(".")[0]
+            packages[package] = packages.get(package, 0.0) + int(fields[1]) / 1e6
+    ranked = dict(sorted(packages.items(), key=lambda item: -item[1])[:top])
+    total = sum(packages.values())
+    print(f"\nimports during `score run` ({video.name}): {total:.2f} s in all; torch imported: "
+          f"{'torch' in packages}")
+    print("  " + ", ".join(f"{name} {seconds:.3f}" for name, seconds in ranked.items()))
+    return {"total": round(total, 3), "torch": "torch" in packages, **{k: round(v, 3) for k, v in ranked.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("videos", nargs="*", type=Path)
@@ -190,7 +215,8 @@ def main() -> None:
     if missing:
         sys.exit(f"{missing[0]}: no such file (pass video paths)")
     print(f"vision={args.vision}, music={args.music}, best of {args.repeat}, {os.cpu_count()} CPUs")
-    results = [report(v, bench_clip(v, args.vision, args.music, args.repeat)) for v in videos]
+    results: list[dict[str, object]] = [{"imports": import_times(videos[0], args.vision, args.music)}]
+    results += [report(v, bench_clip(v, args.vision, args.music, args.repeat)) for v in videos]
     if args.long:
         long = make_montage(CACHE / "montage-720p-600s.mp4", 600.0)
         results.append(report(long, bench_clip(long, args.vision, args.music, 1)))
