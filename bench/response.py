@@ -2,14 +2,19 @@
 
 Each variant is `LABEL=EXTRA ARGS` for `score run`, for example `grid=--sync grid`, `cuts=--sync cuts` or
 `stream=--music musicvae-stream`; with none given, the script runs main's default (`default=`) plus `--sync
-cuts` and `--sync grid` when `score run` has that option and the `musicvae-stream` decoder when it is installed.
-Besides the shared clips (skipped when absent) it scores a montage of them (real footage, a cut at every join),
-since few of the clips have cuts of their own. It prints one row per clip and variant (cut-hit F1 at ±0.07 s of
-phrase starts and of musical changes, the cut-response z-score, the response lag, musicality) and the same
-musicality for each decoder's own prior samples, then the musicality of each variant relative to its decoder's
-prior (1.00 = the same). Usage:
+grid` and every other melody decoder installed (`musicvae-stream`, `band`). Besides the shared clips (skipped
+when absent) it scores a montage of them (real footage, a cut at every join) of at least `--montage-seconds`
+in which every clip appears at least twice, in a different order each round.
 
-    python bench/response.py [LABEL=ARGS ...] [--clips DIR] [--no-montage] [--seed N] [--keep DIR] [--only NAME ...]
+All figures are the independent ones: the cuts come from the evaluation's own grey-histogram detector, not from
+the run (the run's own figure is the `own z` column, for comparison only). `z` is the per-cut response z against
+every other 1/8 s (a piece that ignores the cuts scores about 0); `phrF1` the phrase starts hitting cuts at
+±0.07 s; then the response lag, melody figures (in-scale, mean |interval|, repeated-note share, notes/s) and the
+recurrence share of 4-bar windows. On the montage, `same`/`other` compare the music under two appearances of the
+same source clip with the music under spans of different clips (pitch-class cosine). Every figure is the mean
+over `--seeds` with its spread (±: standard deviation). Usage:
+
+    python bench/response.py [LABEL=ARGS ...] [--clips DIR] [--no-montage] [--seeds 0-4] [--keep DIR] [--only NAME ...]
 
 `SCORE_SHARED_DATA` points at the shared data folder when it is not ../shared/data beside the clone.
 """
@@ -34,17 +39,15 @@ SHARED_CLIPS = Path(
 SCORE = str(Path(sys.executable).with_name("score"))
 MONTAGE_SIZE = (180, 320)  # height, width
 MONTAGE_FPS = 25
-MUSICALITY = ("in_scale", "pitch_class_entropy", "mean_abs_interval", "notes_per_second", "empty_bar_rate")
+MUSICALITY = ("in_scale", "pitch_class_entropy", "mean_abs_interval", "notes_per_second")
 
 
 def default_variants() -> list[tuple[str, list[str]]]:
-    variants: list[tuple[str, list[str]]] = [("default", [])]
-    run_help = subprocess.run([SCORE, "run", "--help"], capture_output=True, text=True).stdout
-    if "--sync" in run_help:
-        variants += [("cuts", ["--sync", "cuts"]), ("grid", ["--sync", "grid"])]
-    decoders = subprocess.run([SCORE, "decoders", "--json"], capture_output=True, text=True).stdout
-    if "musicvae-stream" in decoders:
-        variants.append(("stream", ["--music", "musicvae-stream"]))
+    variants: list[tuple[str, list[str]]] = [("default", []), ("grid", ["--sync", "grid"])]
+    decoders = {row["name"] for row in json.loads(
+        subprocess.run([SCORE, "decoders", "--json"], capture_output=True, text=True).stdout)}
+    variants += [(name.removeprefix("musicvae-"), ["--music", name]) for name in ("musicvae-stream", "band")
+                 if name in decoders]
     return variants
 
 
@@ -55,37 +58,60 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return label, shlex.split(args)
 
 
-def write_montage(clips: list[Path], target: Path, seconds_each: float = 5.0) -> tuple[Path, list[float]]:
-    """Concatenate up to ``seconds_each`` of every clip (resized to 320x180) into one H.264 file; the joins
-    are the known cuts."""
+def write_montage(clips: list[Path], target: Path, seconds_each: float = 5.0,
+                  at_least: float = 120.0) -> tuple[Path, list[tuple[float, float, str]]]:
+    """Up to ``seconds_each`` of every clip (resized to 320x180) one after another, round after round (each
+    round in another order, never the same clip twice in a row) until the montage is ``at_least`` seconds and
+    every clip has appeared twice: one H.264 file and its spans (start, end, source clip name)."""
+    import random
+
     import av
     import numpy as np
 
     from score_core.media import FrameReader
 
-    joins: list[float] = []
+    spans: list[tuple[float, float, str]] = []
+    order = list(clips)
+    shuffler = random.Random(0)
     with av.open(str(target), mode="w") as container:
         stream = container.add_stream("libx264", rate=MONTAGE_FPS)
         stream.height, stream.width = MONTAGE_SIZE
         stream.pix_fmt = "yuv420p"
         stream.codec_context.options = {"preset": "ultrafast"}
         stream.time_base = Fraction(1, MONTAGE_FPS)
-        index = 0
-        for clip in clips:
-            if index:
-                joins.append(index / MONTAGE_FPS)
-            reader = FrameReader(clip, fps=MONTAGE_FPS, size=MONTAGE_SIZE, max_duration=seconds_each)
-            for batch in reader:
-                for rgb in batch.frames:
-                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                    frame.pts = index
-                    container.mux(stream.encode(frame))
-                    index += 1
+        index, rounds = 0, 0
+        while rounds < 2 or index / MONTAGE_FPS < at_least:
+            for clip in order:
+                start = index
+                reader = FrameReader(clip, fps=MONTAGE_FPS, size=MONTAGE_SIZE, max_duration=seconds_each)
+                for batch in reader:
+                    for rgb in batch.frames:
+                        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                        frame.pts = index
+                        container.mux(stream.encode(frame))
+                        index += 1
+                spans.append((start / MONTAGE_FPS, index / MONTAGE_FPS, clip.name))
+            rounds += 1
+            last = order[-1]
+            while order[0] == last and len(order) > 1:
+                shuffler.shuffle(order)
         container.mux(stream.encode(None))
-    return target, joins
+    return target, spans
+
+
+def source_similarity(midi: Path, spans: list[tuple[float, float, str]]) -> tuple[float, float]:
+    """Mean pitch-class cosine of the music under two spans of the same source clip, and of different clips."""
+    from score_core.analysis.form import shot_similarity
+    from score_core.midi import read_midi
+
+    names = sorted({name for _, _, name in spans})
+    result = shot_similarity(read_midi(midi).notes, [(a, b) for a, b, _ in spans],
+                             [names.index(name) for _, _, name in spans])
+    return result.same_subject, result.other
 
 
 def run_variant(video: Path, args: list[str], out: Path, seed: int) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
     command = [SCORE, "run", str(video), "--evaluate", "--no-audio", "--overwrite", "--seed", str(seed),
                "-o", str(out), *args]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -117,17 +143,47 @@ def _hit_f1(evaluation: dict[str, Any], key: str, measure: str = "f1") -> float 
     return hits["0.07s"][measure] if hits and evaluation["cuts"] else None
 
 
+COLUMNS: dict[str, Any] = {
+    "z": lambda ev: ev["cut_response"]["effect_z"],
+    "own z": lambda ev: (ev.get("comparison") or {}).get("run_own_cuts", {}).get("effect_z"),
+    "phrF1": lambda ev: _hit_f1(ev, "phrase_hits"),
+    "lag": lambda ev: ev["lag"]["response_median"],
+    "inscale": lambda ev: ev["musicality"]["in_scale"],
+    "|int|": lambda ev: ev["musicality"]["mean_abs_interval"],
+    "repeat": lambda ev: ev["form"]["repeated_note_share"],
+    "notes/s": lambda ev: ev["musicality"]["notes_per_second"],
+    "recur": lambda ev: ev["form"]["recurrence_share"],
+}
+
+
+def _spread(values: list[float | None]) -> str:
+    kept = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not kept:
+        return "-".rjust(12)
+    mean = sum(kept) / len(kept)
+    std = (sum((v - mean) ** 2 for v in kept) / len(kept)) ** 0.5
+    return f"{mean:6.2f}±{std:<5.2f}"
+
+
+def _seeds(text: str) -> list[int]:
+    low, _, high = text.partition("-")
+    return list(range(int(low), int(high or low) + 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="*", help="LABEL=ARGS for `score run` (default: see above)")
     parser.add_argument("--clips", type=Path, default=SHARED_CLIPS)
     parser.add_argument("--no-montage", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--montage-seconds", type=float, default=120.0)
+    parser.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 3")
     parser.add_argument("--keep", type=Path, help="keep the outputs (MIDI, sidecars, montage) here")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="score only these videos (file names; `montage.mp4` is the montage); repeatable")
+    parser.add_argument("--json", type=Path, help="also write every row to this file")
     args = parser.parse_args()
     variants = [parse_variant(v) for v in args.variants] or default_variants()
+    seeds = _seeds(args.seeds)
     clips = sorted(p for p in args.clips.glob("*.mp4")) if args.clips.is_dir() else []
     if not clips:
         print(f"no clips in {args.clips} (../shared/data is not part of a fresh clone); nothing to measure")
@@ -135,67 +191,47 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="score-response-")) if args.keep is None else args.keep
     work.mkdir(parents=True, exist_ok=True)
     videos = list(clips)
+    spans: list[tuple[float, float, str]] = []
     if not args.no_montage:
-        montage, joins = write_montage(clips, work / "montage.mp4")
+        montage, spans = write_montage(clips, work / "montage.mp4", at_least=args.montage_seconds)
         videos.append(montage)
-        print(f"montage.mp4: {len(clips)} clips, joins at {', '.join(f'{t:.2f}' for t in joins)} s")
+        print(f"montage.mp4: {spans[-1][1]:.1f} s, {len(spans)} spans of {len(clips)} clips")
     if args.only:
         videos = [v for v in videos if v.name in args.only]
-
-    header = (f"{'clip':<26}{'variant':<10}{'cuts':>5}{'phraseF1':>9}{'changeF1':>9}{'onsetR':>7}{'z':>7}"
-              f"{'lag':>7}{'xlag':>7}" + "".join(f"{name[:7]:>8}" for name in ("in_scale", "PCHE", "|int|",
-                                                                             "notes/s", "empty")))
-    print(header)
-    rows: list[tuple[str, str, dict[str, Any]]] = []
-    decoders: dict[str, float] = {}
+    print(f"seeds {seeds[0]}-{seeds[-1]}; mean±std over seeds; cuts from the evaluation's own detector\n")
+    print(f"{'clip':<24}{'variant':<9}{'cuts':>5}" + "".join(f"{name:>13}" for name in COLUMNS)
+          + ("" if not spans else f"{'same':>13}{'other':>13}"))
+    rows: list[dict[str, Any]] = []
     priors: dict[str, dict[str, Any]] = {}
     for video in videos:
         for label, extra in variants:
             out = work / label
             out.mkdir(exist_ok=True)
-            result = run_variant(video, extra, out, args.seed)
-            if "error" in result:
-                print(f"{video.name:<26}{label:<10}  {result['error']}")
+            runs = [run_variant(video, extra, out / f"seed{seed}", seed) for seed in seeds]
+            failed = [r for r in runs if "error" in r]
+            if failed:
+                print(f"{video.name[:23]:<24}{label:<9}  {failed[0]['error']}")
                 continue
-            ev = result["evaluation"]
-            decoders.setdefault(result["music"], result["tempo"])
-            if result["prior"] and result["music"] not in priors:
-                priors[result["music"]] = result["prior"]
-            rows.append((video.name, label, {**ev, "music": result["music"]}))
-            music = ev["musicality"]
-            print(f"{video.name[:25]:<26}{label:<10}{ev['cuts']:>5}{_fmt(_hit_f1(ev, 'phrase_hits'), 9)}"
-                  f"{_fmt(_hit_f1(ev, 'change_hits'), 9)}{_fmt(_hit_f1(ev, 'onset_hits', 'recall'))}"
-                  f"{_fmt(ev['cut_response']['z'])}{_fmt(ev['lag']['response_median'])}{_fmt(ev['lag']['xcorr'])}"
-                  + "".join(_fmt(music[name], 8) for name in MUSICALITY), flush=True)
-
-    for decoder, tempo in decoders.items():
-        if decoder not in priors:  # a run that did not report them
-            priors[decoder] = prior_figures(decoder, tempo, args.seed)
-        print(f"{'prior samples':<26}{decoder[:9]:<10}{'':>5}{'':>9}{'':>9}{'':>7}{'':>7}{'':>7}{'':>7}"
-              + "".join(_fmt(priors[decoder][name], 8) for name in MUSICALITY))
-
-    print("\nmean over clips, musicality relative to the decoder's prior samples (1.00 = the same):")
-    print(f"{'variant':<10}{'clips':>6}{'cut clips':>10}{'phraseF1':>9}{'z':>7}{'lag':>7}"
-          + "".join(f"{name[:7]:>8}" for name in ("in_scale", "PCHE", "|int|", "notes/s")))
-    for label, _ in variants:
-        mine = [ev for _, name, ev in rows if name == label]
-        with_cuts = [ev for ev in mine if ev["cut_response"]["z"] is not None]
-        ratios = []
-        for name in MUSICALITY[:4]:
-            values = [ev["musicality"][name] / priors[ev["music"]][name] for ev in mine
-                      if ev["musicality"][name] is not None and priors[ev["music"]].get(name)]
-            ratios.append(sum(values) / len(values) if values else None)
-        print(f"{label:<10}{len(mine):>6}{len(with_cuts):>10}"
-              f"{_fmt(_mean(_hit_f1(ev, 'phrase_hits') for ev in with_cuts), 9)}"
-              f"{_fmt(_mean(ev['cut_response']['z'] for ev in with_cuts))}"
-              f"{_fmt(_mean(ev['lag']['response_median'] for ev in with_cuts))}"
-              + "".join(_fmt(r, 8) for r in ratios))
+            evaluations = [r["evaluation"] for r in runs]
+            priors.setdefault(runs[0]["music"], runs[0]["prior"] or prior_figures(runs[0]["music"], runs[0]["tempo"],
+                                                                                 seeds[0]))
+            line = f"{video.name[:23]:<24}{label:<9}{evaluations[0]['cuts']:>5}" + "".join(
+                f"{_spread([column(ev) for ev in evaluations]):>13}" for column in COLUMNS.values())
+            row: dict[str, Any] = {"video": video.name, "variant": label, "cuts": evaluations[0]["cuts"],
+                                   **{name: [column(ev) for ev in evaluations] for name, column in COLUMNS.items()}}
+            if spans and video.name == "montage.mp4":
+                pairs = [source_similarity(out / f"seed{seed}" / "montage.mid", spans) for seed in seeds]
+                row["same_source"], row["other_source"] = [p[0] for p in pairs], [p[1] for p in pairs]
+                line += f"{_spread(row['same_source']):>13}{_spread(row['other_source']):>13}"
+            rows.append(row)
+            print(line, flush=True)
+    print("\nthe decoders' own prior samples (strung together, no picture):")
+    print(f"{'decoder':<24}" + "".join(f"{name[:13]:>14}" for name in MUSICALITY))
+    for decoder, prior in priors.items():
+        print(f"{decoder:<24}" + "".join(_fmt(prior.get(name), 14) for name in MUSICALITY))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "priors": priors}, indent=2))
     print(f"\noutputs in {work}")
-
-
-def _mean(values: Any) -> float | None:
-    kept = [v for v in values if v is not None]
-    return sum(kept) / len(kept) if kept else None
 
 
 if __name__ == "__main__":

@@ -119,3 +119,35 @@ def test_plot_without_matplotlib_is_a_one_line_error(clip, tmp_path, capsys, mon
     result = _score(capsys, "evaluate", clip, _midi(tmp_path / "at.mid", [0.0]), "--plot", plot)
     _refused(result, "--plot", "pip install 'score-core[plot]'")
     assert not plot.exists()
+
+
+def test_evaluate_takes_hand_labelled_cuts_and_refuses_a_bad_cut_file(clip, tmp_path, capsys):
+    midi = _midi(tmp_path / "at.mid", [0.0, *CUTS])
+    labels = tmp_path / "cuts.txt"
+    labels.write_text("# one cut the detector would not know about\n5.0\n")
+    figures = json.loads(_score(capsys, "evaluate", clip, midi, "--json", "--cuts", labels).stdout)
+    assert figures["cuts"] == 1 and figures["cuts_source"] == "hand labels (cuts.txt)"
+    assert figures["onset_hits"]["0.07s"]["f1"] == 0.0  # the notes start at 3 s and 7 s, not at 5 s
+    detected = json.loads(_score(capsys, "evaluate", clip, midi, "--json").stdout)
+    assert detected["cuts"] == 2 and "independent" in detected["cuts_source"]
+    labels.write_text("5.0\nlater\n")
+    _refused(_score(capsys, "evaluate", clip, midi, "--cuts", labels), "cuts.txt", "line 2")
+
+
+def test_evaluate_grades_a_run_against_its_own_cuts_apart_and_against_a_grid_render(tmp_path, capsys):
+    video = write_test_video(tmp_path / "cuts.mp4", duration=14.0, cuts=(4.5, 9.0))
+    out = tmp_path / "out"
+    run = _score(capsys, "run", video, "--vision", "color-stats", "--music", "arpeggio", "--no-audio", "-o", out)
+    assert run.returncode == 0, run.stderr
+    midi = out / "cuts.mid"
+    result = _score(capsys, "evaluate", video, midi, "--json", "--grid-baseline")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    own, grid = figures["comparison"]["run_own_cuts"], figures["comparison"]["grid_render"]
+    assert own["cuts"] == 2 and "own cuts" in own["cuts_source"]
+    assert grid["cuts"] == figures["cuts"] and grid["cuts_source"] == figures["cuts_source"]
+    assert figures["phrase_hits"]["0.07s"]["f1"] > grid["phrase_f1"]  # the grid does not start phrases on cuts
+    summary = _score(capsys, "evaluate", video, midi, "--grid-baseline").stdout
+    assert "run's own cuts" in summary and "--sync grid" in summary
+    (out / "cuts.json").unlink()
+    _refused(_score(capsys, "evaluate", video, midi, "--grid-baseline"), "cuts.json", "sidecar")

@@ -558,7 +558,7 @@ def _run(
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     evaluation = None
     if options.evaluate:
-        evaluation = _evaluate(pipeline, score, change, info.duration, cuts, options)
+        evaluation = _evaluate(pipeline, video, score, change, info.duration, cuts, options)
         timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     provenance = pipeline.provenance()
     parameters = {
@@ -597,19 +597,27 @@ def _run(
 
 
 def _evaluate(
-    pipeline: Pipeline, score: Score, change: SignalTrack, duration: float, cuts: list[float], options: RunOptions
+    pipeline: Pipeline, video: Path, score: Score, change: SignalTrack, duration: float, cuts: list[float],
+    options: RunOptions,
 ) -> dict[str, Any]:
-    """The run's correspondence and musicality figures, and the musicality of the decoder's prior samples."""
+    """The run's correspondence and musicality figures against cuts found independently of the run (the
+    grey-histogram detector), its own cuts as a separate labelled row, and the musicality of the decoder's prior
+    samples."""
     from score_core.analysis import evaluate_music
+    from score_core.analysis.cuts import histogram_cuts
     from score_core.analysis.prior import prior_musicality
-    from score_core.analysis.report import clean_figures
+    from score_core.analysis.report import INDEPENDENT_CUTS, RUN_CUTS, clean_figures, response_row
     from score_core.analysis.tempo import TempoMap
 
-    figures = evaluate_music(score.notes, score.markers, TempoMap.of_score(score), duration, change, cuts).figures
+    tempo = TempoMap.of_score(score)
+    figures = evaluate_music(score.notes, score.markers, tempo, duration, change, histogram_cuts(video),
+                             cuts_source=INDEPENDENT_CUTS).figures
+    own = evaluate_music(score.notes, score.markers, tempo, duration, change, cuts, cuts_source=RUN_CUTS).figures
     assert pipeline._decoder is not None
     prior = prior_musicality(pipeline._decoder, tempo_bpm=score.tempo_bpm, temperature=options.temperature,
                              seed=options.seed)
-    return {**figures, "prior_musicality": clean_figures(prior.as_dict())}
+    return {**figures, "comparison": {"run_own_cuts": response_row(own)},
+            "prior_musicality": clean_figures(prior.as_dict())}
 
 
 def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:

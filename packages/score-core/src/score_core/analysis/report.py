@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,14 +15,17 @@ from score_core.analysis.correspondence import (
     Baseline,
     ChangeSignal,
     change_peaks,
+    cut_effect,
     cut_response,
     hit_baseline,
     motion_density,
     musical_change,
+    null_effects,
     pitch_change,
     response_lag,
     xcorr_lag,
 )
+from score_core.analysis.form import colour_signature, form_figures, subject_groups
 from score_core.analysis.matching import BOUNDARY_WINDOW, ONSET_WINDOW, hit_scores
 from score_core.analysis.musicality import musicality
 from score_core.analysis.tempo import TempoMap, read_cue_points
@@ -44,6 +48,10 @@ PHRASE_MARKER_PREFIXES = ("segment", "phrase")
 """Markers whose text starts with one of these mark the start of a phrase the decoder wrote."""
 ANALYSIS_FPS = 8.0
 """Frames per second sampled for thumbnails (the visual change itself uses every decoded frame)."""
+INDEPENDENT_CUTS = "grey-histogram detector (independent of score run's)"
+RUN_CUTS = "the run's own cuts (its tempo map and phrases were built on them: flatters)"
+RUN_CUT_MARKER = "cut"
+"""Text of the MIDI markers `score run` writes at the cuts it found."""
 
 
 @dataclass(frozen=True)
@@ -106,27 +114,35 @@ def evaluate_music(
     cuts: Sequence[float] | None = None,
     cut_detector: CutDetector = DEFAULT_CUT_DETECTOR,
     signals: Mapping[str, SignalTrack] | None = None,
+    cuts_source: str | None = None,
+    thumbnails: Sequence[tuple[float, np.ndarray]] = (),
 ) -> Evaluation:
     """Correspondence of ``notes`` with the picture (cuts detected from ``visual`` and the other per-frame
-    ``signals`` unless given) and the music's own musicality figures. Times in seconds; ``duration`` is the
-    video's length."""
+    ``signals`` unless given; ``cuts_source`` says where they came from) and the music's own musicality and
+    form figures; with ``thumbnails`` (time, RGB frame) also the leitmotif test over shots that look alike.
+    Times in seconds; ``duration`` is the video's length."""
     cut_list = list(cut_detector(visual, duration, signals or {}) if cuts is None else cuts)
     notes = sorted(notes, key=lambda n: (n.start, n.pitch))
     change = musical_change(notes, duration)
     peaks = change_peaks(change)
     response = cut_response(cut_list, change, duration)
+    effect = cut_effect(cut_list, change, duration)
+    null_mean, null_std = null_effects(cut_list, change, duration)
     motion = motion_density(visual, notes, duration, cut_list)
     pitch = pitch_change(cut_list, change, duration)
     onsets = sorted({round(n.start, 6) for n in notes})
     phrases = phrase_starts(markers)
+    shots, groups = shot_looks(cut_list, duration, thumbnails)
     figures = {
         "duration": duration,
+        "cuts_source": cuts_source or ("given" if cuts is not None else "score run's detector"),
         "cuts": len(cut_list),
         "notes": len(notes),
         "onset_hits": _hits(cut_list, onsets, duration),
         "phrase_hits": _hits(cut_list, phrases, duration) if phrases else None,
         "change_hits": _hits(cut_list, list(peaks), duration),
-        "cut_response": _baseline(response),
+        "cut_response": {**_baseline(response), "effect_z": effect.z, "null_effect_z_mean": null_mean,
+                         "null_effect_z_std": null_std},
         "lag": {
             "response_median": response_lag(cut_list, peaks),
             "xcorr": xcorr_lag(visual, change),
@@ -134,8 +150,36 @@ def evaluate_music(
         "motion_density": {"rho": motion.rho, "best_lag": motion.best_lag, "rho_at_best_lag": motion.rho_at_best_lag},
         "pitch_change": {"at_cuts": pitch.at_cuts, "within_shots": pitch.within_shots},
         "musicality": musicality(notes, tempo, duration).as_dict(),
+        "form": form_figures(notes, tempo, duration, shots, groups),
     }
     return Evaluation(_clean(figures), cut_list, visual, change, list(notes), list(markers), tempo, duration)
+
+
+def shot_looks(cuts: Sequence[float], duration: float, thumbnails: Sequence[tuple[float, np.ndarray]]
+               ) -> tuple[list[tuple[float, float]], list[int]]:
+    """The shots between ``cuts`` that have thumbnails, and a subject group per shot (shots that look alike
+    share one)."""
+    edges = [0.0, *sorted(c for c in cuts if 0.0 < c < duration), duration]
+    shots, signatures = [], []
+    for start, end in itertools.pairwise(edges):
+        frames = [frame for time, frame in thumbnails if start <= time < end]
+        if frames:
+            shots.append((start, end))
+            signatures.append(colour_signature(frames))
+    return shots, subject_groups(signatures)
+
+
+def response_row(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The cut-response figures of one evaluation, for a side-by-side table."""
+    onset = figures["onset_hits"]["0.07s"]
+    phrase = (figures.get("phrase_hits") or {}).get("0.07s") or {}
+    return {
+        "cuts_source": figures["cuts_source"], "cuts": figures["cuts"],
+        "effect_z": figures["cut_response"]["effect_z"], "shifted_z": figures["cut_response"]["z"],
+        "null_effect_z_mean": figures["cut_response"]["null_effect_z_mean"],
+        "null_effect_z_std": figures["cut_response"]["null_effect_z_std"],
+        "lag": figures["lag"]["response_median"], "onset_f1": onset["f1"], "phrase_f1": phrase.get("f1"),
+    }
 
 
 Thumbnails = list[tuple[float, np.ndarray]]
@@ -168,16 +212,36 @@ def read_video_signals(video: Path, thumbnail_height: int = 54) -> VideoSignals:
     return VideoSignals(reader.visual_change(), info.duration, thumbnails, signals)
 
 
-def evaluate_files(video: Path, midi: Path, cut_detector: CutDetector = DEFAULT_CUT_DETECTOR) -> Evaluation:
-    """Evaluate a MIDI file as the soundtrack of a video (cuts detected in the video)."""
+def evaluate_files(
+    video: Path,
+    midi: Path,
+    cut_detector: CutDetector | None = None,
+    cuts: Sequence[float] | None = None,
+    cuts_source: str | None = None,
+) -> Evaluation:
+    """Evaluate a MIDI file as the soundtrack of a video. The cuts are ``cuts`` (hand labels) when given, else
+    those of ``cut_detector``, else the grey-histogram detector's, which does not share `score run`'s
+    detector; the run's own cuts (its MIDI "cut" markers) are graded too, as a separate labelled row."""
+    from score_core.analysis.cuts import histogram_cuts
     from score_core.midi import read_midi
 
     score = read_midi(midi)
     tempo = TempoMap.from_midi(midi)
     cues = read_cue_points(midi)
     video_signals = read_video_signals(Path(video))
+    if cuts is None and cut_detector is None:
+        cuts, cuts_source = histogram_cuts(video), cuts_source or INDEPENDENT_CUTS
+    elif cuts is None:
+        assert cut_detector is not None
+        cuts = cut_detector(video_signals.change, video_signals.duration, video_signals.signals)
     evaluation = evaluate_music(
-        score.notes, score.markers, tempo, video_signals.duration, video_signals.change, cut_detector=cut_detector,
-        signals=video_signals.signals,
+        score.notes, score.markers, tempo, video_signals.duration, video_signals.change, cuts=cuts,
+        signals=video_signals.signals, cuts_source=cuts_source, thumbnails=video_signals.thumbnails,
     )
-    return replace(evaluation, thumbnails=video_signals.thumbnails, cues=cues)
+    run_cuts = sorted(m.time for m in score.markers if m.text == RUN_CUT_MARKER)
+    own = None
+    if run_cuts:
+        own = response_row(evaluate_music(score.notes, score.markers, tempo, video_signals.duration,
+                                          video_signals.change, cuts=run_cuts, cuts_source=RUN_CUTS).figures)
+    figures = {**evaluation.figures, "comparison": {"run_own_cuts": own}}
+    return replace(evaluation, figures=figures, thumbnails=video_signals.thumbnails, cues=cues)
