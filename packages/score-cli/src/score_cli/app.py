@@ -108,6 +108,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         fixed_tempo=tempo is not None, start_timecode=values["start_timecode"], evaluate=values["evaluate"],
         key=key, scale_fit=scale_fit, programs=programs,
         stems=bool(band if stems is None else stems) and "audio" not in skipped,
+        form=_form_mode(values.get("form") or "auto"),
     )
     return choice, options
 
@@ -132,6 +133,12 @@ def _tempo_range(value: str) -> tuple[float, float]:
     if not 20 <= low <= high <= 400:
         raise ScoreError("--tempo-range", f"needs 20 <= LOW <= HIGH <= 400, got {value!r}")
     return low, high
+
+
+def _form_mode(value: str) -> str:
+    if value not in ("auto", "none"):
+        raise ScoreError("--form", f"expected auto or none, got {value!r}")
+    return value
 
 
 def run(
@@ -209,6 +216,10 @@ def run(
     start_timecode: Annotated[
         str | None, typer.Option(help="HH:MM:SS:FF: SMPTE offset in the MIDI file, to line up with the video in a DAW.")
     ] = None,
+    form: Annotated[
+        str, typer.Option(help="auto (default): a shot showing a subject seen before brings back that subject's "
+                          "music (theme markers in the MIDI); none: every shot on its own.")
+    ] = "auto",
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline

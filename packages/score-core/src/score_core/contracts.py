@@ -181,6 +181,11 @@ class LatentTrack(Contract):
     accent_steps: tuple[int, ...] = Field(
         default=(), description="Steps where a strong visual event inside a shot asks for an answer (an onset)."
     )
+    segment_themes: tuple[int, ...] | None = Field(
+        default=None,
+        description="The theme of each segment's shot (`--form auto`): segments of one theme share their latent "
+        "path, and a decoder that samples should draw them from the same random stream, so the music returns.",
+    )
 
     @model_validator(mode="after")
     def _shapes_agree(self) -> LatentTrack:
@@ -206,6 +211,8 @@ class LatentTrack(Contract):
             raise ValueError(f"step_values has shape {self.step_values.shape}, expected ({total}, {self.spec.size})")
         if self.segment_resets is not None and len(self.segment_resets) != n:
             raise ValueError(f"segment_resets needs {n} flags, got {len(self.segment_resets)}")
+        if self.segment_themes is not None and (len(self.segment_themes) != n or min(self.segment_themes) < 0):
+            raise ValueError(f"segment_themes needs {n} theme numbers (>= 0), got {self.segment_themes}")
 
     @property
     def per_step(self) -> bool:

@@ -115,6 +115,9 @@ class RunOptions:
     """Whether tempo_bpm was given (--tempo) and the tempo map keeps it as its base."""
     start_timecode: str | None = None
     """HH:MM:SS:FF written as the MIDI file's SMPTE offset, so it lines up with the video in a DAW."""
+    form: str = "none"
+    """"auto": shots that show the same subject share a theme whose music returns with them (score_core.themes);
+    "none": every shot decoded on its own."""
 
     def __post_init__(self) -> None:
         for option in fields(self):
@@ -341,14 +344,25 @@ class Pipeline:
             beats_per_bar=spec.beats_per_bar,
         )
         latents = response.cut_latents(self.bridge, features, spec, plan, duration, events)
-        score = self._decode(latents, options)
         phrase_starts = [float(plan.step_times[s]) for s in sorted(set(plan.cut_steps)) if 0 < s < plan.steps]
+        themes: list[int] = []
+        if options.form == "auto":
+            from score_core.themes import shot_themes, themed_latents
+
+            themes = shot_themes(features, phrase_starts)
+            latents = themed_latents(latents, themes)
+        score = self._decode(latents, options)
         accents = [float(plan.step_times[s]) for s in latents.accent_steps]
         levels = response.shot_levels(self.frame_signals.get("luma"), phrase_starts, len(phrase_starts) + 1)
         step = float(np.min(np.diff(plan.step_times)))
         densities = response.shot_densities(self.frame_signals.get("visual-change"), phrase_starts,
                                             len(phrase_starts) + 1)
-        score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities, self.piece_scale)
+        score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities, self.piece_scale,
+                                     themes)
+        if themes:
+            from score_core.themes import theme_markers
+
+            score = score.model_copy(update={"markers": (*score.markers, *theme_markers(phrase_starts, themes))})
         score = score.model_copy(
             update={
                 "tempo_bpm": plan.changes[0].bpm,

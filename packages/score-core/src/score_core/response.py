@@ -191,12 +191,17 @@ def answer_cuts(
     step: float,
     densities: Sequence[int] = (),
     scale: frozenset[int] | None = None,
+    themes: Sequence[int] = (),
 ) -> Score:
     """The score with a register move (by degrees of ``scale`` when given, so every note stays in it), a
     loudness level, a density change and an accent at each shot start, and accents on the notes answering
     in-shot events; notes are matched to a shot start or accent when they begin within one sixteenth (`step`
-    seconds) after it."""
+    seconds) after it. With ``themes`` (one per shot), a shot whose theme came before takes that theme's first
+    register and density again (the register only when it still moves away from the shot before)."""
     bounds = np.asarray(shot_starts, dtype=np.float64)
+    if densities and themes:
+        first = {theme: shot for shot, theme in reversed(list(enumerate(themes)))}
+        densities = [densities[min(first[t], len(densities) - 1)] for t in themes]
     if densities:
         by_shot: dict[int, list[Note]] = {}
         for note in score.notes:
@@ -208,8 +213,8 @@ def answer_cuts(
         score = score.model_copy(update={"notes": tuple(changed)})
     melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
     shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
-    degrees = _degree_shifts(melodic, shot_of, len(bounds) + 1, scale) if scale else None
-    shifts = _register_shifts(melodic, shot_of, len(bounds) + 1)
+    degrees = _degree_shifts(melodic, shot_of, len(bounds) + 1, scale, themes) if scale else None
+    shifts = _register_shifts(melodic, shot_of, len(bounds) + 1, themes)
     centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
     accent_times = np.sort(np.asarray([*shot_starts, *accents], dtype=np.float64))
     notes: list[Note] = []
@@ -233,11 +238,13 @@ def answer_cuts(
     return score.model_copy(update={"notes": tuple(notes)})
 
 
-def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[int]:
+def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, themes: Sequence[int] = ()) -> list[int]:
     """Shift per shot (-24..24 semitones) so each shot's pitch centre (duration-weighted mean) moves at least
     REGISTER_JUMP from the previous shot's and its key lands a chromatic mediant away (3 or 4 semitones up or
-    down: the film composer's cut, sharing few notes with the old key), or failing that any new key."""
+    down: the film composer's cut, sharing few notes with the old key), or failing that any new key; a
+    returning theme takes its first shot's shift when that still moves away from the previous shot."""
     shifts = [0] * shots
+    first_shift: dict[int, int] = {}
     previous: tuple[float, int] | None = None  # (centre, key) of the last shot with notes
     for shot in range(shots):
         members = [n for n in notes if shot_of[id(n)] == shot]
@@ -248,16 +255,25 @@ def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int) -> 
         raw = float(np.average(pitches, weights=weights))
         centre = float(np.average([_fold(int(p), raw) for p in pitches], weights=weights))  # as it will sound
         key = best_major_key(pitches.astype(int), weights)
-        if previous is not None:
+        theme = themes[shot] if shot < len(themes) else None
+        again = first_shift.get(theme) if theme is not None else None
+        if again is not None and (previous is None or abs(centre + again - previous[0]) >= REGISTER_JUMP):
+            shifts[shot] = again
+        elif previous is not None:
             shifts[shot] = _best_move(centre, key, *previous)
+        if theme is not None:
+            first_shift.setdefault(theme, shifts[shot])
         previous = (centre + shifts[shot], (key + shifts[shot]) % 12)
     return shifts
 
 
-def _degree_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int]) -> list[int]:
+def _degree_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int],
+                   themes: Sequence[int] = ()) -> list[int]:
     """Move per shot in scale degrees (-14..14) so each shot's pitch centre moves at least REGISTER_JUMP from the
-    previous shot's, preferring moves that are not whole octaves (the tonal centre changes too), then small ones."""
+    previous shot's, preferring moves that are not whole octaves (the tonal centre changes too), then small ones;
+    a returning theme takes its first shot's move when that still moves away from the previous shot."""
     moves = [0] * shots
+    first_move: dict[int, int] = {}
     centres = _shot_centres(notes, shot_of, shots)
     previous: float | None = None
     for shot in range(shots):
@@ -270,13 +286,19 @@ def _degree_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, scale
         def centre_after(move: int, folded: list[int] = folded, weights: np.ndarray = weights) -> float:
             return float(np.average([shift_degrees(p, move, scale) for p in folded], weights=weights))
 
-        if previous is not None:
+        theme = themes[shot] if shot < len(themes) else None
+        again = first_move.get(theme) if theme is not None else None
+        if again is not None and (previous is None or abs(centre_after(again) - previous) >= REGISTER_JUMP):
+            moves[shot] = again
+        elif previous is not None:
             def rank(move: int, previous: float = previous) -> tuple[int, int, int]:
                 jump = abs(centre_after(move) - previous)
                 return (0 if jump >= REGISTER_JUMP else 1, 0 if move % 7 else 1, abs(move))
 
             allowed = [m for m in range(-14, 15) if REGISTER_RANGE[0] <= centre_after(m) <= REGISTER_RANGE[1]] or [0]
             moves[shot] = min(allowed, key=rank)
+        if theme is not None:
+            first_move.setdefault(theme, moves[shot])
         previous = centre_after(moves[shot])
     return moves
 

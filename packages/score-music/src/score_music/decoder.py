@@ -145,7 +145,8 @@ class MusicVaeDecoder:
         return continued_segment_events(self.model, latents, steps, temperature=temperature, seed=seed)
 
     def step_events(self, latents: LatentTrack, *, temperature: float, seed: int) -> np.ndarray:
-        """Events (S,) on the track's step grid: a per-step latent path, state carried within shots."""
+        """Events (S,) on the track's step grid: a per-step latent path, state carried within shots; with
+        segment themes, each shot's notes are drawn from its theme's own random stream."""
         sampler = self.sampler
         if sampler is None:
             return self._hierarchical_step_events(latents, temperature=temperature, seed=seed)
@@ -157,13 +158,16 @@ class MusicVaeDecoder:
         previous: int | None = None
         state: NumpyState | None = None
         offset = 0
+        themes = latents.segment_themes
         for index, count in enumerate(counts):
             restart = index == 0 or resets[index]
+            if restart and themes is not None:  # a theme's notes come from its own stream, so they return with it
+                rng = np.random.default_rng([seed, themes[index]])
             path = latents.step_values
             rows = path[offset : offset + count] if path is not None else np.repeat(
                 latents.values[index : index + 1], count, axis=0)
             onsets = frozenset(t - offset for t in accents if offset <= t < offset + count)
-            if resets[index]:
+            if resets[index] or (themes is not None and index == 0):  # a theme starts with a note wherever it is
                 onsets |= {0}
             events, state = sampler.sample(
                 rows, temperature, rng, first_input=None if restart else previous,

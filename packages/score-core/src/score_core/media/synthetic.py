@@ -53,10 +53,14 @@ def frame_times(duration: float, fps: float = 25, variable_frame_rate: bool = Fa
     return ticks.astype(np.int64) * float(TIME_BASE)
 
 
-def render_frame(time: float, size: tuple[int, int] = (64, 96), cuts: Sequence[float] = ()) -> np.ndarray:
-    """The RGB frame (height, width, 3) uint8 that the synthetic video shows at `time` seconds."""
+def render_frame(
+    time: float, size: tuple[int, int] = (64, 96), cuts: Sequence[float] = (), looks: Sequence[int] = ()
+) -> np.ndarray:
+    """The RGB frame (height, width, 3) uint8 that the synthetic video shows at `time` seconds; shot i shows
+    look ``looks[i]`` (default: look i), so equal looks make a shot that returns."""
     height, width = size
     shot = int(np.searchsorted(np.asarray(sorted(cuts), dtype=np.float64), time, side="right"))
+    shot = looks[shot] if shot < len(looks) else shot
     colour = _PALETTE[shot % len(_PALETTE)]
     ys = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
     xs = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
@@ -82,13 +86,15 @@ def write_test_video(
     audio: bool = False,
     codec: str = "libx264",
     rotation: int = 0,
+    looks: Sequence[int] = (),
 ) -> Path:
     """Write a real video file (MP4 unless the suffix says otherwise) and return its path.
 
     `size` is (height, width) and must be even for 4:2:0 codecs; `cuts` are the times (seconds) of hard
     shot changes, each the time of the first frame of the new shot (frame times are `frame_times(...)`);
     `audio` adds a stereo 440 Hz AAC sine as long as the video; `rotation` stores a clockwise display
-    rotation (0, 90, 180, 270) in the container, the frames themselves are written unrotated.
+    rotation (0, 90, 180, 270) in the container, the frames themselves are written unrotated; `looks` gives
+    each shot's picture (see `render_frame`: (0, 1, 0) makes the third shot the first one again).
     """
     height, width = size
     if height % 2 or width % 2:
@@ -114,7 +120,7 @@ def write_test_video(
         sound = _add_audio_stream(container) if audio else None
         for kind, item in _interleaved(times, duration, sound is not None):
             if kind == "video":
-                frame = av.VideoFrame.from_ndarray(render_frame(item, size, cuts), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(render_frame(item, size, cuts, looks), format="rgb24")
                 frame.pts, frame.time_base = round(item / time_base), time_base
                 container.mux(video.encode(frame))
             else:
