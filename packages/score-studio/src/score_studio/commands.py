@@ -72,7 +72,12 @@ def live(
         False),
     midi_api: Annotated[str | None, typer.Option(help="alsa or jack (default: alsa when /dev/snd/seq exists).")] = (
         None),
-    realtime: Annotated[bool, typer.Option(help="Play a file at its own speed, as if it were a camera.")] = False,
+    realtime: Annotated[
+        bool, typer.Option(help="Pace any source to its frames' timestamps (files are paced anyway).")
+    ] = False,
+    as_fast_as_possible: Annotated[
+        bool, typer.Option(help="Read a file as fast as the encoder allows instead of at its own speed.")
+    ] = False,
     vision: Annotated[str | None, typer.Option(help="Vision encoder (see `score encoders`).")] = None,
     music: Annotated[str | None, typer.Option(help="Music decoder (see `score decoders`).")] = None,
     bridge_weights: Annotated[
@@ -105,7 +110,7 @@ def live(
     pipeline = Pipeline(registry, choice)
     container = open_source(source)
     options = LiveOptions(tempo_bpm=tempo, temperature=temperature, seed=seed, fps=fps, realtime=realtime,
-                          max_seconds=seconds)
+                          as_fast_as_possible=as_fast_as_possible, max_seconds=seconds)
     port = open_port(midi_port, virtual_port, midi_api)
     try:
         engine = LiveEngine(pipeline, options, port.send)

@@ -1,11 +1,16 @@
 """`score live`: frames from a camera, stream or file become MIDI notes on a port as they arrive.
 
-Three threads: a capture thread decodes the source (paced to the clock with ``realtime`` for files) and
-keeps only the newest sampled frame, so a slow encoder makes frames drop, never queue; an encoder thread
+Three threads: a capture thread decodes the source and keeps only the newest sampled frame, so a slow encoder
+makes frames drop, never queue (a file is paced to the clock, as if it were a camera, unless
+``as_fast_as_possible``; a camera or live stream paces itself); an encoder thread
 turns the newest frame into a latent; the scheduler plays on a sixteenth-note grid at the running tempo.
 The encoder thread also decodes each latent into a two-bar phrase; at the next sixteenth the newest phrase
 takes over from the same position (continuity within a shot); a cut restarts the phrase from its start at the
 next sixteenth, with the new shot's first note at once.
+
+Each part plays on its own MIDI channel, drums on channel 10, as the MIDI file writer assigns them, after a
+program_change per part; whatever ends the run (the source's end, Ctrl-C, an error) every sounding note gets its
+note_off and every channel used an All Notes Off (`score_studio.live_voices`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +30,7 @@ from score_core.contracts import FeatureTrack, LatentSpec, LatentTrack, Marker, 
 from score_core.errors import PluginError, ScoreError
 from score_core.pipeline import Pipeline
 from score_core.protocols import MusicDecoder, VisionEncoder
+from score_studio.live_voices import Voice, Voices
 
 CUT_FLOOR = 0.08
 CUT_RATIO = 3.0
@@ -32,13 +39,18 @@ _RECENT = 25
 
 @dataclass(frozen=True)
 class LiveOptions:
-    """How to play: tempo, sampling, randomness, and how the source is read."""
+    """How to play: tempo, sampling, randomness, and how the source is read.
+
+    A file is read at its own speed (paced to its frames' timestamps), as a camera would deliver it, unless
+    ``as_fast_as_possible``; ``realtime`` paces any source, even one that looks live (a device or a stream).
+    """
 
     tempo_bpm: float = 120.0
     temperature: float = 1.0
     seed: int = 0
     fps: float | None = None
     realtime: bool = False
+    as_fast_as_possible: bool = False
     max_seconds: float | None = None
     velocity_scale: float = 1.0
 
@@ -51,8 +63,8 @@ class _Frame:
     cut: bool
 
 
-Phrase = list[tuple[int, int, int, int]]
-"""(step, pitch, velocity, length in steps) of each note of a decoded phrase, sorted by step."""
+Phrase = list[tuple[int, int, int, int, Voice]]
+"""(step, pitch, velocity, length in steps, voice) of each note of a decoded phrase, sorted by step."""
 
 
 @dataclass
@@ -73,6 +85,8 @@ class LiveReport:
     frames_encoded: int = 0
     frames_dropped: int = 0
     notes_sent: int = 0
+    paced: bool = False
+    channels: dict[str, int] = field(default_factory=dict)
     steps: int = 0
     late_steps: int = 0
     beat_seconds: float = 0.5
@@ -87,6 +101,8 @@ class LiveReport:
             "frames_encoded": self.frames_encoded,
             "frames_dropped": self.frames_dropped,
             "notes_sent": self.notes_sent,
+            "paced": self.paced,
+            "channels": self.channels,
             "steps": self.steps,
             "late_steps": self.late_steps,
             "beat_seconds": self.beat_seconds,
@@ -138,14 +154,29 @@ def open_source(source: str) -> Any:
         raise ScoreError(source, f"cannot open as a video source ({error})") from None
 
 
+_LIVE_SCHEMES = frozenset({"rtmp", "rtmps", "rtmpt", "rtp", "rtsp", "srt", "udp", "tcp", "rist", "zmq"})
+
+
+def paces_itself(container: Any) -> bool:
+    """Whether frames of this source come at their own speed: a capture device or a live network stream.
+
+    Devices (and RTSP) are demuxers without a file; RTMP, SRT, UDP and the like are live by their protocol.
+    A file, or an HTTP URL (a file or a playlist), is decoded as fast as the CPU allows, so it must be paced.
+    """
+    format_ = getattr(container, "format", None)
+    if format_ is not None and getattr(format_, "no_file", False) and format_.name != "lavfi":
+        return True
+    return urllib.parse.urlsplit(str(getattr(container, "name", ""))).scheme.lower() in _LIVE_SCHEMES
+
+
 class _Capture(threading.Thread):
     """Decodes the source and keeps the newest sampled frame (and whether a cut came since the last take)."""
 
     def __init__(self, container: Any, size: tuple[int, int], fps: float, options: LiveOptions,
-                 report: LiveReport, stop: threading.Event) -> None:
+                 report: LiveReport, stop: threading.Event, paced: bool) -> None:
         super().__init__(name="live-capture", daemon=True)
         self.container, self.size, self.interval = container, size, 1.0 / fps
-        self.options, self.report, self.stop = options, report, stop
+        self.options, self.report, self.stop, self.paced = options, report, stop, paced
         self.ready = threading.Condition()
         self.latest: _Frame | None = None
         self.finished = False
@@ -178,7 +209,7 @@ class _Capture(threading.Thread):
                 t -= first
                 if self.options.max_seconds is not None and t > self.options.max_seconds:
                     break
-                if self.options.realtime:
+                if self.paced:
                     wait = started + t - time.monotonic()
                     if wait > 0:
                         self.stop.wait(wait)
@@ -214,7 +245,10 @@ class _Capture(threading.Thread):
 
 
 class LiveEngine:
-    """Plays a source into ``send`` (a callable taking mido messages) until the source ends or ``stop``."""
+    """Plays a source into ``send`` (a callable taking mido messages) until the source ends or ``stop``.
+
+    Each part goes to its own channel (``self.voices.channels``); when ``run`` returns or raises, nothing sounds.
+    """
 
     def __init__(self, pipeline: Pipeline, options: LiveOptions, send: Callable[[Any], None],
                  bridge: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
@@ -236,13 +270,25 @@ class LiveEngine:
         self._latest: _Latent | None = None
         self.failure: BaseException | None = None
         self._lock = threading.Lock()
+        self.voices = Voices(self._send)
+
+    def _send(self, message: Any) -> None:
+        try:
+            self.send(message)
+        except ScoreError:
+            raise
+        except Exception as error:  # rtmidi reports a vanished JACK server or ALSA client this way
+            raise ScoreError("MIDI port", f"cannot send ({error})") from error
 
     def run(self, container: Any) -> LiveReport:
         fps = self.options.fps or self.pipeline.default_fps()
-        capture = _Capture(container, self.encoder.spec.input_size, fps, self.options, self.report, self.stop)
+        self.report.paced = self.options.realtime or not (self.options.as_fast_as_possible or paces_itself(container))
+        capture = _Capture(container, self.encoder.spec.input_size, fps, self.options, self.report, self.stop,
+                           self.report.paced)
         encoder = threading.Thread(target=self._encode_loop, args=(capture,), name="live-encoder", daemon=True)
         if self.encoder.spec.temporal:
             self.encoder.reset()  # type: ignore[attr-defined]
+        self._warm_up()
         capture.start()
         encoder.start()
         try:
@@ -263,6 +309,21 @@ class LiveEngine:
                 raise ScoreError("source", f"stopped decoding: {capture.error}")
             raise capture.error
         return self.report
+
+    def _warm_up(self) -> None:
+        """Decode one phrase before the clock starts: a lazily loaded model does not delay the first note, and
+        the parts it plays get their channels and program_change now, in the order the MIDI file writer uses."""
+        try:
+            phrase = self._decode(np.zeros(self.spec.size, dtype=np.float32), 0)
+        except ScoreError:
+            raise
+        except Exception as error:
+            raise PluginError(self.pipeline.decoder_name, f"failed to decode a first phrase: {error!r}") from error
+        self.voices.prepare(event[4] for event in phrase)
+        self._note_channels()
+
+    def _note_channels(self) -> None:
+        self.report.channels = self.voices.names()
 
     def _encode_loop(self, capture: _Capture) -> None:
         try:
@@ -309,12 +370,19 @@ class LiveEngine:
             step = round(note.start / scale)
             if step < self.phrase_steps:
                 length = max(1, round((note.end - note.start) / scale))
-                events.append((step, note.pitch, note.velocity, length))
+                events.append((step, note.pitch, note.velocity, length, (note.part, note.program, note.is_drum)))
         return sorted(events)
 
     def _schedule(self, capture: _Capture, encoder: threading.Thread) -> None:
-        from mido import Message
+        """Play until the source ends, then release every note; on Ctrl-C or any error, release them too."""
+        ended = False
+        try:
+            self._play(capture, encoder)
+            ended = self.failure is None and (capture.error is None or isinstance(capture.error, EOFError))
+        finally:
+            self.voices.silence(abort=not ended)
 
+    def _play(self, capture: _Capture, encoder: threading.Thread) -> None:
         start = time.monotonic()
         step = 0
         position = 0
@@ -322,7 +390,6 @@ class LiveEngine:
         beat = self.spec.steps_per_bar // self.spec.beats_per_bar
         used: _Latent | None = None
         first_note_pending: _Latent | None = None
-        sounding: list[tuple[int, int]] = []  # (end step, pitch)
         while not self.stop.is_set():
             due = start + step * self.step_seconds
             delay = due - time.monotonic()
@@ -331,9 +398,7 @@ class LiveEngine:
             elif delay < -self.step_seconds:
                 self.report.late_steps += 1
             now = time.monotonic()
-            for end, pitch in [s for s in sounding if s[0] <= step]:
-                self.send(Message("note_off", note=pitch, velocity=0))
-                sounding.remove((end, pitch))
+            self.voices.release_due(step)
             latent = self._take_latent()
             fresh = latent is not None and (used is None or latent.serial != used.serial)
             answer_now = False
@@ -351,12 +416,16 @@ class LiveEngine:
             events = [e for e in phrase if e[0] == position]
             if answer_now and not events and phrase:
                 events = [(position, *phrase[0][1:])]
-            for _, pitch, velocity, length in events:
+            for _, pitch, velocity, length, voice in events:
                 velocity = max(1, min(127, int(velocity * self.options.velocity_scale)))
-                self.send(Message("note_on", note=pitch, velocity=velocity))
-                sounding.append((step + length, pitch))
+                if voice not in self.voices.channels:
+                    self.voices.prepare([voice])
+                    self._note_channels()
+                self.voices.note_on(voice, pitch, velocity, step, step + length)
+                part, program, is_drum = voice
                 self.played.append(Note(pitch=pitch, velocity=velocity, start=now - start,
-                                        end=now - start + length * self.step_seconds))
+                                        end=now - start + length * self.step_seconds, program=program,
+                                        is_drum=is_drum, part=part))
                 self.report.notes_sent += 1
                 if first_note_pending is not None:
                     self.report.latencies.append(time.monotonic() - first_note_pending.arrived)
@@ -368,8 +437,6 @@ class LiveEngine:
                 break
             if capture.finished and not encoder.is_alive() and used is None:
                 break
-        for _, pitch in sounding:
-            self.send(Message("note_off", note=pitch, velocity=0))
 
     def recording(self) -> Score:
         """What was played, as a Score (times from the start of the run), with a marker at each cut."""
