@@ -79,7 +79,7 @@ def test_hook_register_encoders(install, clip, tmp_path, capsys):
 def test_hook_register_decoders(install, clip, tmp_path, capsys):
     install("register_decoders")
     _assert_loaded(capsys, "register_decoders")
-    sidecar = _run(clip, tmp_path / "out", "--music", "drone")
+    sidecar = _run(clip, tmp_path / "out", "--music", "drone", "--harmony", "none")
     notes = read_midi(tmp_path / "out" / "clip.mid").notes
     assert len(notes) == sidecar["music"]["segments"] == sidecar["music"]["notes"] >= 2
 

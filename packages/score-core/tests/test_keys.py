@@ -74,6 +74,9 @@ def test_scale_fit_moves_only_out_of_scale_notes_to_a_neighbour():
     assert fit_to_scale(64, key) == 64
     assert fit_to_scale(61, key) == 60
     assert fit_to_scale(61, key, previous=64) == 62
+    # a rising step stays a rising step: C -> C# fits to D, not back onto C
+    assert fit_to_scale(61, key, previous=60, source_previous=60) == 62
+    assert fit_to_scale(61, key, previous=62, source_previous=62) == 60
     chromatic = Score(notes=tuple(_notes(range(60, 72))), tempo_bpm=120, duration=3.0)
     fitted, _ = key_parts(chromatic, [0.0], key, fit=True)
     assert all(n.pitch % 12 in key.scale() for n in fitted.notes)

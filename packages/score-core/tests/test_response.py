@@ -1,11 +1,14 @@
 """Segments that follow shots and the contrast added at cuts, on hand-made scores."""
 
+from itertools import pairwise
+
 import numpy as np
 
 from score_core.contracts import Event, EventTrack, Note, Score
 from score_core.response import (
     ACCENT,
-    REGISTER_JUMP,
+    CENTRE_MOVE,
+    JOIN,
     accent_steps,
     answer_cuts,
     best_major_key,
@@ -33,14 +36,21 @@ def _line(start, count, pitch, step=0.125, velocity=80):
             for i in range(count)]
 
 
-def test_each_cut_moves_the_register_and_accents_the_first_note():
+def _shots(notes, bounds=((0, 2), (2, 4), (4, 6))):
+    return [sorted((n for n in notes if lo <= n.start < hi), key=lambda n: n.start) for lo, hi in bounds]
+
+
+def test_each_cut_starts_a_new_phrase_a_melodic_leap_away_and_accents_it():
     notes = _line(0.0, 8, 60) + _line(2.0, 8, 61) + _line(4.0, 8, 60)
     score = Score(notes=tuple(notes), tempo_bpm=120, duration=6.0)
     answered = answer_cuts(score, [2.0, 4.0], [], [80, 80, 80], 0.125)
-    by_shot = [[n for n in answered.notes if lo <= n.start < hi] for lo, hi in ((0, 2), (2, 4), (4, 6))]
+    by_shot = _shots(answered.notes)
     centres = [np.mean([n.pitch for n in shot]) for shot in by_shot]
-    assert REGISTER_JUMP >= 7
-    assert abs(centres[1] - centres[0]) >= 8 and abs(centres[2] - centres[1]) >= 8  # a third of the range, at least
+    for before, after in pairwise(by_shot):
+        assert JOIN[0] <= abs(after[0].pitch - before[-1].pitch) <= JOIN[1]  # a leap, not a jump of registers
+    assert abs(centres[1] - centres[0]) >= CENTRE_MOVE and abs(centres[2] - centres[1]) >= CENTRE_MOVE
+    for shot, source in zip(by_shot, _shots(notes), strict=True):  # each shot keeps its own contour
+        assert np.all(np.diff([n.pitch for n in shot]) == np.diff([n.pitch for n in source]))
     for shot in by_shot[1:]:
         assert shot[0].velocity >= shot[1].velocity + ACCENT - 1
     assert len(answered.notes) == len(notes)
@@ -59,16 +69,57 @@ def test_best_major_key():
     assert best_major_key(c_major + 7, np.ones(7)) == 7
 
 
-def test_with_a_piece_scale_each_cut_moves_the_register_inside_the_scale():
-    c_major = frozenset({0, 2, 4, 5, 7, 9, 11})
-    notes = [n.model_copy(update={"pitch": [60, 62, 64, 65, 67, 69, 71][i % 7]})
-             for i, n in enumerate(_line(0.0, 8, 60) + _line(2.0, 8, 60) + _line(4.0, 8, 60))]
+C_MAJOR = frozenset({0, 2, 4, 5, 7, 9, 11})
+
+
+def _scale_line(shots=3):
+    return [n.model_copy(update={"pitch": [60, 62, 64, 65, 67, 69, 71][i % 7]})
+            for i, n in enumerate(note for shot in range(shots) for note in _line(2.0 * shot, 8, 60))]
+
+
+def test_with_a_piece_scale_each_cut_moves_the_tonal_centre_inside_the_scale():
+    notes = _scale_line()
     score = Score(notes=tuple(notes), tempo_bpm=120, duration=6.0)
-    answered = answer_cuts(score, [2.0, 4.0], [], [80, 80, 80], 0.125, scale=c_major)
-    assert all(n.pitch % 12 in c_major for n in answered.notes)
-    by_shot = [[n.pitch for n in answered.notes if lo <= n.start < hi] for lo, hi in ((0, 2), (2, 4), (4, 6))]
-    centres = [np.mean(shot) for shot in by_shot]
-    assert abs(centres[1] - centres[0]) >= REGISTER_JUMP - 1 and abs(centres[2] - centres[1]) >= REGISTER_JUMP - 1
+    answered = answer_cuts(score, [2.0, 4.0], [], [80, 80, 80], 0.125, scale=C_MAJOR)
+    assert all(n.pitch % 12 in C_MAJOR for n in answered.notes)
+    by_shot = _shots(answered.notes)
+    centres = [np.mean([n.pitch for n in shot]) for shot in by_shot]
+    assert abs(centres[1] - centres[0]) >= CENTRE_MOVE - 1 and abs(centres[2] - centres[1]) >= CENTRE_MOVE - 1
+    for before, after in pairwise(by_shot):
+        assert JOIN[0] <= abs(after[0].pitch - before[-1].pitch) <= JOIN[1]
+        assert (after[0].pitch - before[-1].pitch) % 12  # never the same pitch class: the centre moves
+
+
+def test_a_returning_theme_comes_back_on_its_own_pitch_classes():
+    notes = _scale_line(4)
+    score = Score(notes=tuple(notes), tempo_bpm=120, duration=8.0)
+    answered = answer_cuts(score, [2.0, 4.0, 6.0], [], [80] * 4, 0.125, scale=C_MAJOR, themes=[0, 1, 2, 0])
+    shots = _shots(answered.notes, ((0, 2), (2, 4), (4, 6), (6, 8)))
+    sources = _shots(notes, ((0, 2), (2, 4), (4, 6), (6, 8)))
+    moved = [[a.pitch - b.pitch for a, b in zip(shot, source, strict=True)]
+             for shot, source in zip(shots, sources, strict=True)]
+    degree = {p: i for i, p in enumerate(sorted(C_MAJOR))}
+    first = [degree[n.pitch % 12] for n in shots[0]]
+    again = [degree[n.pitch % 12] for n in shots[3]]
+    source_first = [degree[n.pitch % 12] for n in sources[0]]
+    source_again = [degree[n.pitch % 12] for n in sources[3]]
+    # the same move in scale degrees as the theme's first appearance (its tonal centre returns)
+    def degree_moves(shot, source):
+        return [(a - b) % 7 for a, b in zip(shot, source, strict=True)]
+
+    assert degree_moves(again, source_again) == degree_moves(first, source_first)
+    assert any(moved[1]) or any(moved[2])  # the shots between did move
+
+
+def test_a_denser_shot_adds_passing_tones_not_repeated_notes():
+    held = [Note(pitch=p, velocity=80, start=i * 0.5, end=(i + 1) * 0.5) for i, p in enumerate([60, 64, 67, 65])]
+    score = Score(notes=tuple(held), tempo_bpm=120, duration=2.0)
+    answered = answer_cuts(score, [], [], [80], 0.125, densities=[1], scale=C_MAJOR)
+    pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
+    assert len(pitches) == 2 * len(held)
+    assert all(a != b for a, b in pairwise(pitches))
+    assert all(p % 12 in C_MAJOR for p in pitches)
+    assert max(abs(a - b) for a, b in pairwise(pitches)) <= 4  # steps between the original notes
 
 
 def test_shift_degrees_walks_the_scale():

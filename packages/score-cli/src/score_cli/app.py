@@ -109,6 +109,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         key=key, scale_fit=scale_fit, programs=programs,
         stems=bool(band if stems is None else stems) and "audio" not in skipped,
         form=_form_mode(values.get("form") or "auto"),
+        harmony=_harmony_mode(values.get("harmony") or "chords"),
     )
     return choice, options
 
@@ -138,6 +139,12 @@ def _tempo_range(value: str) -> tuple[float, float]:
 def _form_mode(value: str) -> str:
     if value not in ("auto", "none"):
         raise ScoreError("--form", f"expected auto or none, got {value!r}")
+    return value
+
+
+def _harmony_mode(value: str) -> str:
+    if value not in ("chords", "none"):
+        raise ScoreError("--harmony", f"expected chords or none, got {value!r}")
     return value
 
 
@@ -220,6 +227,10 @@ def run(
         str, typer.Option(help="auto (default): a shot showing a subject seen before brings back that subject's "
                           "music (theme markers in the MIDI); none: every shot on its own.")
     ] = "auto",
+    harmony: Annotated[
+        str, typer.Option(help="chords (default): a held chord under each shot's melody, a new one at every cut "
+                          "(--sync cuts); none: the decoder's parts only.")
+    ] = "chords",
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline

@@ -123,13 +123,18 @@ def move_pitch(pitch: int, source: Key, target: Key) -> int:
     return int(np.clip(pitch + shift, 0, 127))
 
 
-def fit_to_scale(pitch: int, key: Key, previous: int | None = None) -> int:
-    """The nearest pitch in the key's scale; on a tie, the one nearer the previous note (else the lower)."""
+def fit_to_scale(pitch: int, key: Key, previous: int | None = None, source_previous: int | None = None) -> int:
+    """The nearest pitch in the key's scale. On a tie: with ``source_previous`` (the previous note as it was
+    before fitting, ``previous`` as fitted), the one that moves from ``previous`` the way the line moved, so a
+    step never becomes a repeated note; else the one nearer ``previous`` (else the lower)."""
     scale = key.scale()
     if pitch % 12 in scale:
         return pitch
     candidates = [p for p in (pitch - 1, pitch + 1) if p % 12 in scale and 0 <= p <= 127]
     if previous is not None and len(candidates) == 2:
+        if source_previous is not None and pitch != source_previous:
+            direction = 1 if pitch > source_previous else -1
+            return min(candidates, key=lambda p: (p == previous, (p - previous) * direction < 0, abs(p - previous), p))
         return min(candidates, key=lambda p: (abs(p - previous), p))
     return candidates[0]
 
@@ -176,10 +181,11 @@ def key_parts(
 
 def _fitted(notes: list[Note], key: Key) -> list[Note]:
     out: list[Note] = []
-    previous: dict[str, int] = {}
+    previous: dict[str, tuple[int, int]] = {}  # per part: (pitch before fitting, fitted pitch)
     for note in sorted(notes, key=_order):
-        pitch = fit_to_scale(note.pitch, key, previous.get(note.part))
-        previous[note.part] = pitch
+        source, fitted = previous.get(note.part, (None, None))
+        pitch = fit_to_scale(note.pitch, key, fitted, source)
+        previous[note.part] = (note.pitch, pitch)
         out.append(note.model_copy(update={"pitch": pitch}) if pitch != note.pitch else note)
     return out
 

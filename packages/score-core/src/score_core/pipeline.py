@@ -32,6 +32,7 @@ from score_core.contracts import (
 )
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
 from score_core.files import OutputClaim, StagedOutputs, ensure_writable_directory
+from score_core.harmony import HARMONY_PART
 from score_core.latent_fill import fill_from_prior
 from score_core.protocols import Bridge, MusicDecoder, RunContext, TemporalVisionEncoder, VisionEncoder
 from score_core.registrations import (
@@ -119,6 +120,9 @@ class RunOptions:
     form: str = "none"
     """"auto": shots that show the same subject share a theme whose music returns with them (score_core.themes);
     "none": every shot decoded on its own."""
+    harmony: str = "none"
+    """"chords": a held chord under each shot's melody that changes at every cut (score_core.harmony); "none":
+    the decoder's parts only."""
 
     def __post_init__(self) -> None:
         for option in fields(self):
@@ -360,6 +364,12 @@ class Pipeline:
                                             len(phrase_starts) + 1)
         score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities, self.piece_scale,
                                      themes)
+        if options.harmony == "chords":
+            from score_core.harmony import HARMONY_PROGRAM, with_shot_chords
+            from score_core.parts import parse_programs
+
+            program = parse_programs(options.programs).get(HARMONY_PART, HARMONY_PROGRAM)
+            score = with_shot_chords(score, phrase_starts, self.piece_scale, themes, program)
         if themes:
             from score_core.themes import theme_markers
 
@@ -393,6 +403,8 @@ class Pipeline:
         from score_core.parts import parse_programs, set_programs
 
         programs = parse_programs(options.programs)
+        if options.harmony == "chords" and options.sync == "cuts":
+            programs.pop(HARMONY_PART, None)  # the chords are added after decoding, on their own program
         self.piece_key, self.piece_scale = None, None
         if options.key and options.key.lower() != "none":
             if options.key.lower() == "auto":

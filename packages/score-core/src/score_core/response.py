@@ -4,12 +4,13 @@
 segment exactly on its phrase step, a long shot is split on the map's 2-bar lines, a short shot gets a partial
 segment. Within a shot the latent moves smoothly (frame latents interpolated per step, never across the cut);
 at a cut the decoder restarts from the new shot's latent. After decoding, `answer_cuts` makes each cut audible
-whatever the decoder: each shot keeps one register (notes folded by octaves to within FOLD_REACH of its centre),
-the new shot's centre moves at least REGISTER_JUMP semitones from the last one's (inside the piece's scale when
-the piece has a key: the whole shot moves by scale degrees, so a cut changes register and tonal centre, e.g. to
-the relative key, without leaving the key; without a piece key its key moves a chromatic mediant), its loudness
-follows the shot's brightness, its density changes with its motion, and the note on the cut
-(and on the step after a strong in-shot event) is accented.
+whatever the decoder, the way a melody starts a new phrase rather than by jumping registers: each shot keeps one
+register (notes folded by octaves to within FOLD_REACH of its centre) and its own contour, and the whole shot
+moves by degrees of the piece's scale (chromatic steps without a key) so that its first note is a leap of JOIN
+semitones from the last note before the cut and its pitch centre moves CENTRE_MOVE or more (a new tonal centre
+inside the key, never a whole-octave move); a returning theme takes its first appearance's move again. Its
+loudness follows the shot's brightness, its density changes with its motion (denser: passing and neighbour
+tones, never repeated notes), and the note on the cut (and on the step after a strong in-shot event) is accented.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from score_core.contracts import EventTrack, FeatureTrack, LatentSpec, LatentTra
 from score_core.protocols import Bridge
 from score_core.tempo import TempoPlan
 
+#: The first note of a new shot leaps this far (semitones, inclusive) from the last note before the cut.
+JOIN = (2, 5)
 #: Consecutive shots' pitch centres differ by at least this many semitones where a move allows.
-REGISTER_JUMP = 9
+CENTRE_MOVE = 3
 #: Within a shot, notes further than this from its centre are folded back by octaves.
-FOLD_REACH = 7
-#: Pitch centres are kept within this range when a shot is moved.
-REGISTER_RANGE = (48, 84)
+FOLD_REACH = 8
+#: Pitch centres are kept within this range when a shot is moved, nearer REGISTER_HOME where moves tie.
+REGISTER_RANGE = (52, 80)
+REGISTER_HOME = 67
+CHROMATIC = frozenset(range(12))
 #: Velocity added to the first note of a shot and to the answer to an in-shot event.
 ACCENT = 28
 #: Loudness of consecutive shots differs by at least this much velocity.
@@ -158,28 +163,53 @@ def shot_densities(change: SignalTrack | None, shot_starts: Sequence[float], cou
     return [0] + [1 if motion[i] > motion[i - 1] else -1 for i in range(1, count)]
 
 
-def _with_density(notes: list[Note], density: int, step: float) -> list[Note]:
-    """Denser: notes of two sixteenths or more re-attacked every eighth; sparser: every other onset dropped,
-    the kept note held over it. The first note (on the cut) always stays."""
-    if density == 0 or len(notes) < 2:
+def _with_density(notes: list[Note], density: int, step: float, scale: frozenset[int]) -> list[Note]:
+    """Each part of a shot denser or sparser. Denser: notes of two eighths or more re-attacked every eighth, a
+    melody's re-attacks walking by steps of ``scale`` towards its next note (or turning about its own: a
+    neighbour note), drums and bass repeating theirs; sparser: every other onset dropped, the kept note held
+    over it. The first note of each part (on the cut) always stays."""
+    if density == 0:
         return notes
-    ordered = sorted(notes, key=lambda n: (n.start, n.pitch))
-    if density < 0:
-        kept: list[Note] = []
-        for index, note in enumerate(ordered):
-            if index % 2 == 0:
-                kept.append(note)
-            else:
-                kept[-1] = kept[-1].model_copy(update={"end": max(kept[-1].end, note.end)})
-        return kept
+    parts: dict[tuple[str, bool], list[Note]] = {}
+    for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
+        parts.setdefault((note.part, note.is_drum), []).append(note)
     result: list[Note] = []
-    eighth = 2 * step
-    for note in ordered:
-        start = note.start
+    for (part, drum), ordered in parts.items():
+        if len(ordered) < 2:
+            result.extend(ordered)
+        elif density < 0:
+            result.extend(_sparser(ordered))
+        else:
+            result.extend(_denser(ordered, 2 * step, scale if not drum and part != "bass" else None))
+    return result
+
+
+def _sparser(ordered: list[Note]) -> list[Note]:
+    kept: list[Note] = []
+    for index, note in enumerate(ordered):
+        if index % 2 == 0:
+            kept.append(note)
+        else:
+            kept[-1] = kept[-1].model_copy(update={"end": max(kept[-1].end, note.end)})
+    return kept
+
+
+def _denser(ordered: list[Note], eighth: float, scale: frozenset[int] | None) -> list[Note]:
+    result: list[Note] = []
+    for index, note in enumerate(ordered):
+        target = next((n.pitch for n in ordered[index + 1 :] if n.start > note.start + 1e-6), None)
+        start, pitch, turn = note.start, note.pitch, 1
         while note.end - start >= 2 * eighth - 1e-6:
-            result.append(note.model_copy(update={"start": start, "end": start + eighth}))
+            result.append(note.model_copy(update={"start": start, "end": start + eighth, "pitch": pitch}))
             start += eighth
-        result.append(note.model_copy(update={"start": start}))
+            if scale is not None:
+                if target is not None and target != pitch:
+                    toward = 1 if target > pitch else -1
+                    pitch = shift_degrees(pitch, toward if shift_degrees(pitch, toward, scale) != target else -toward,
+                                          scale)
+                else:
+                    pitch, turn = shift_degrees(pitch, turn, scale), -turn
+        result.append(note.model_copy(update={"start": start, "pitch": pitch}))
     return result
 
 
@@ -197,8 +227,9 @@ def answer_cuts(
     loudness level, a density change and an accent at each shot start, and accents on the notes answering
     in-shot events; notes are matched to a shot start or accent when they begin within one sixteenth (`step`
     seconds) after it. With ``themes`` (one per shot), a shot whose theme came before takes that theme's first
-    register and density again (the register only when it still moves away from the shot before)."""
+    register and density again."""
     bounds = np.asarray(shot_starts, dtype=np.float64)
+    steps_of = scale or CHROMATIC
     if densities and themes:
         first = {theme: shot for shot, theme in reversed(list(enumerate(themes)))}
         densities = [densities[min(first[t], len(densities) - 1)] for t in themes]
@@ -208,15 +239,15 @@ def answer_cuts(
             by_shot.setdefault(int(np.searchsorted(bounds, note.start + 1e-6, side="right")), []).append(note)
         changed = [
             n for shot, group in sorted(by_shot.items())
-            for n in _with_density(group, densities[min(shot, len(densities) - 1)], step)
+            for n in _with_density(group, densities[min(shot, len(densities) - 1)], step, steps_of)
         ]
         score = score.model_copy(update={"notes": tuple(changed)})
     melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
     shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
-    degrees = _degree_shifts(melodic, shot_of, len(bounds) + 1, scale, themes) if scale else None
-    shifts = _register_shifts(melodic, shot_of, len(bounds) + 1, themes)
     centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
+    moves = shot_moves(melodic, shot_of, len(bounds) + 1, steps_of, themes)
     accent_times = np.sort(np.asarray([*shot_starts, *accents], dtype=np.float64))
+    wrap = len(steps_of)
     notes: list[Note] = []
     for note in score.notes:
         shot = shot_of[id(note)]
@@ -226,80 +257,54 @@ def answer_cuts(
             velocity += ACCENT
         if note.is_drum:
             pitch = note.pitch
-        elif degrees is not None and scale:
-            move = degrees[shot] if note.part != "bass" else (degrees[shot] + 3) % 7 - 3
-            pitch = _in_range(shift_degrees(note.pitch if note.part == "bass" else _fold(note.pitch, centres[shot]),
-                                            move, scale))
-        elif note.part == "bass":  # a band's bass keeps its register and follows the melody's key change
-            pitch = _in_range(note.pitch + (shifts[shot] + 6) % 12 - 6)
+        elif note.part == "bass":  # a band's bass keeps its register and follows the melody's tonal move
+            pitch = _in_range(shift_degrees(note.pitch, (moves[shot] + wrap // 2) % wrap - wrap // 2, steps_of))
         else:
-            pitch = _in_range(_fold(note.pitch, centres[shot]) + shifts[shot])
+            pitch = _in_range(shift_degrees(_fold(note.pitch, centres[shot]), moves[shot], steps_of))
         notes.append(note.model_copy(update={"pitch": pitch, "velocity": int(min(127, max(1, round(velocity))))}))
     return score.model_copy(update={"notes": tuple(notes)})
 
 
-def _register_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, themes: Sequence[int] = ()) -> list[int]:
-    """Shift per shot (-24..24 semitones) so each shot's pitch centre (duration-weighted mean) moves at least
-    REGISTER_JUMP from the previous shot's and its key lands a chromatic mediant away (3 or 4 semitones up or
-    down: the film composer's cut, sharing few notes with the old key), or failing that any new key; a
-    returning theme takes its first shot's shift when that still moves away from the previous shot."""
-    shifts = [0] * shots
-    first_shift: dict[int, int] = {}
-    previous: tuple[float, int] | None = None  # (centre, key) of the last shot with notes
-    for shot in range(shots):
-        members = [n for n in notes if shot_of[id(n)] == shot]
-        if not members:
-            continue
-        weights = np.array([n.end - n.start for n in members])
-        pitches = np.array([n.pitch for n in members], dtype=np.float64)
-        raw = float(np.average(pitches, weights=weights))
-        centre = float(np.average([_fold(int(p), raw) for p in pitches], weights=weights))  # as it will sound
-        key = best_major_key(pitches.astype(int), weights)
-        theme = themes[shot] if shot < len(themes) else None
-        again = first_shift.get(theme) if theme is not None else None
-        if again is not None and (previous is None or abs(centre + again - previous[0]) >= REGISTER_JUMP):
-            shifts[shot] = again
-        elif previous is not None:
-            shifts[shot] = _best_move(centre, key, *previous)
-        if theme is not None:
-            first_shift.setdefault(theme, shifts[shot])
-        previous = (centre + shifts[shot], (key + shifts[shot]) % 12)
-    return shifts
-
-
-def _degree_shifts(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int],
-                   themes: Sequence[int] = ()) -> list[int]:
-    """Move per shot in scale degrees (-14..14) so each shot's pitch centre moves at least REGISTER_JUMP from the
-    previous shot's, preferring moves that are not whole octaves (the tonal centre changes too), then small ones;
-    a returning theme takes its first shot's move when that still moves away from the previous shot."""
+def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int],
+               themes: Sequence[int] = ()) -> list[int]:
+    """Move per shot in steps of ``scale`` that places it the way a melody starts a new phrase: its first note a
+    leap of JOIN semitones from the last note before the cut, its pitch centre CENTRE_MOVE or more from the last
+    shot's, a move that is not whole octaves (the tonal centre changes), the shot's own contour kept. A returning
+    theme takes its first shot's move again: the same notes come back."""
+    wrap = len(scale)
     moves = [0] * shots
     first_move: dict[int, int] = {}
     centres = _shot_centres(notes, shot_of, shots)
-    previous: float | None = None
+    previous: tuple[float, int] | None = None  # (centre, last pitch) of the last shot with notes
     for shot in range(shots):
-        members = [n for n in notes if shot_of[id(n)] == shot]
+        members = sorted((n for n in notes if shot_of[id(n)] == shot), key=lambda n: (n.start, -n.pitch))
         if not members:
             continue
         weights = np.array([n.end - n.start for n in members])
         folded = [_fold(n.pitch, centres[shot]) for n in members]
 
-        def centre_after(move: int, folded: list[int] = folded, weights: np.ndarray = weights) -> float:
-            return float(np.average([shift_degrees(p, move, scale) for p in folded], weights=weights))
+        def placed(move: int, folded: list[int] = folded, weights: np.ndarray = weights) -> tuple[float, int, int]:
+            moved = [shift_degrees(p, move, scale) for p in folded]
+            return float(np.average(moved, weights=weights)), moved[0], moved[-1]
 
         theme = themes[shot] if shot < len(themes) else None
         again = first_move.get(theme) if theme is not None else None
-        if again is not None and (previous is None or abs(centre_after(again) - previous) >= REGISTER_JUMP):
+        allowed = [m for m in range(-2 * wrap, 2 * wrap + 1) if REGISTER_RANGE[0] <= placed(m)[0] <= REGISTER_RANGE[1]]
+        allowed = allowed or [0]
+        if again is not None:
             moves[shot] = again
         elif previous is not None:
-            def rank(move: int, previous: float = previous) -> tuple[int, int, int]:
-                jump = abs(centre_after(move) - previous)
-                return (0 if jump >= REGISTER_JUMP else 1, 0 if move % 7 else 1, abs(move))
+            def rank(move: int, previous: tuple[float, int] = previous) -> tuple[int, int, int, float, int]:
+                centre, first, _ = placed(move)
+                join = abs(first - previous[1])
+                return (0 if JOIN[0] <= join <= JOIN[1] else 1, 0 if abs(centre - previous[0]) >= CENTRE_MOVE else 1,
+                        0 if move % wrap else 1, abs(centre - REGISTER_HOME) // 6, abs(move))
 
-            allowed = [m for m in range(-14, 15) if REGISTER_RANGE[0] <= centre_after(m) <= REGISTER_RANGE[1]] or [0]
             moves[shot] = min(allowed, key=rank)
         if theme is not None:
             first_move.setdefault(theme, moves[shot])
-        previous = centre_after(moves[shot])
+        centre, _, last = placed(moves[shot])
+        previous = (centre, last)
     return moves
 
 
@@ -316,17 +321,6 @@ def shift_degrees(pitch: int, degrees: int, scale: frozenset[int]) -> int:
         while target % 12 not in scale:
             target += step
     return pitch + target - base
-
-
-def _best_move(centre: float, key: int, previous_centre: float, previous_key: int) -> int:
-    def rank(move: int) -> tuple[int, int, int]:
-        interval = (key + move - previous_key) % 12
-        harmony = 0 if interval in (3, 4, 8, 9) else 1 if interval else 2
-        jump = abs(centre + move - previous_centre)
-        return (0 if jump >= REGISTER_JUMP else 1, harmony, abs(move))
-
-    allowed = [m for m in range(-24, 25) if REGISTER_RANGE[0] <= centre + m <= REGISTER_RANGE[1]] or [0]
-    return min(allowed, key=rank)
 
 
 def best_major_key(pitches: np.ndarray, weights: np.ndarray) -> int:

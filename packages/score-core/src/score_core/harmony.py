@@ -1,0 +1,97 @@
+"""A chord per shot under the melody: the harmony moves at each cut, the way a film score changes chord on a cut.
+
+Each shot gets the triad of the piece's scale (major and minor triads on every root without a key) that holds
+the most of its melody's duration as chord tones, among the triads sharing at most SHARED_TONES tones with the
+previous shot's chord, so that every cut is a real harmonic move; a returning theme brings its chord back. The
+chord enters with the shot's first melody note and is held to its end, softly, in close position below the
+melody's lowest note, on its own part and program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+
+from score_core.contracts import Note, Score
+
+#: The part and default General MIDI program of the chords (String Ensemble 1).
+HARMONY_PART = "harmony"
+HARMONY_PROGRAM = 48
+#: Consecutive shots' chords share at most this many pitch classes.
+SHARED_TONES = 1
+#: The chord's root lies between these pitches; its tones are stacked above it in close position.
+LOWEST_ROOT, HIGHEST_ROOT = 36, 59
+#: Chord velocity as a share of the shot's first melody note's velocity.
+SOFTER = 0.6
+
+
+Chord = tuple[int, int, int]
+"""A triad's pitch classes: root, third, fifth."""
+
+
+def scale_triads(scale: frozenset[int] | None) -> list[Chord]:
+    """The triads on every degree of a seven-note ``scale``; all 24 major and minor triads without one."""
+    if scale is not None and len(scale) == 7:
+        degrees = sorted(scale)
+        return [(degrees[i], degrees[(i + 2) % 7], degrees[(i + 4) % 7]) for i in range(7)]
+    return [(root, (root + third) % 12, (root + 7) % 12) for root in range(12) for third in (4, 3)]
+
+
+def shot_chords(melody: Sequence[Sequence[Note]], scale: frozenset[int] | None,
+                themes: Sequence[int] = ()) -> list[Chord | None]:
+    """A chord per shot (None for a shot without melody), each a move away from the one before it."""
+    triads = scale_triads(scale)
+    chords: list[Chord | None] = []
+    by_theme: dict[int, Chord] = {}
+    previous: Chord | None = None
+    for shot, notes in enumerate(melody):
+        theme = themes[shot] if shot < len(themes) else None
+        if not notes:
+            chords.append(None)
+            continue
+        if theme is not None and theme in by_theme:
+            chord = by_theme[theme]
+        else:
+            classes = np.zeros(12)
+            for note in notes:
+                classes[note.pitch % 12] += note.end - note.start
+            moving = [t for t in triads if previous is None or len(set(t) & set(previous)) <= SHARED_TONES] or triads
+            chord = max(moving, key=lambda t: (sum(classes[c] for c in t), -triads.index(t)))
+        if theme is not None:
+            by_theme.setdefault(theme, chord)
+        chords.append(chord)
+        previous = chord
+    return chords
+
+
+def voiced(chord: Chord, below: int) -> list[int]:
+    """The chord in close position with its top tone under ``below`` (the melody's lowest note), its root no
+    lower than LOWEST_ROOT and no higher than HIGHEST_ROOT."""
+    span = (chord[2] - chord[0]) % 12
+    root = max((p for p in range(LOWEST_ROOT, HIGHEST_ROOT + 1) if p % 12 == chord[0] and p + span < below),
+               default=next(p for p in range(LOWEST_ROOT, LOWEST_ROOT + 12) if p % 12 == chord[0]))
+    return [root + (c - chord[0]) % 12 for c in chord]
+
+
+def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozenset[int] | None,
+                     themes: Sequence[int] = (), program: int = HARMONY_PROGRAM) -> Score:
+    """The score with a held chord under each shot's melody (the melody is every pitched note outside a
+    band's bass); a score without melody is returned as it is."""
+    bounds = [0.0, *shot_starts, score.duration]
+    melodic = [n for n in score.notes if not n.is_drum and n.part not in ("bass", HARMONY_PART)]
+    if not melodic:
+        return score
+    shots = [[n for n in melodic if lo <= n.start < hi] for lo, hi in pairwise(bounds)]
+    chords = shot_chords(shots, scale, themes)
+    added: list[Note] = []
+    for (start, end), notes, chord in zip(pairwise(bounds), shots, chords, strict=True):
+        if chord is None or end - start <= 0:
+            continue
+        entry = min(n.start for n in notes)  # with the phrase's first note, so the melody stays on top
+        velocity = max(1, round(SOFTER * max(n.velocity for n in notes)))
+        for pitch in voiced(chord, min(n.pitch for n in notes)):
+            added.append(Note(pitch=pitch, velocity=min(127, velocity), start=entry, end=end, program=program,
+                              part=HARMONY_PART))
+    return score.model_copy(update={"notes": (*score.notes, *added)})

@@ -1,0 +1,56 @@
+"""A chord per shot that moves at every cut, under the melody, on hand-made scores."""
+
+from itertools import pairwise
+
+from score_core.analysis.musicality import melody_line
+from score_core.contracts import Note, Score
+from score_core.harmony import HARMONY_PART, HARMONY_PROGRAM, SHARED_TONES, scale_triads, shot_chords, with_shot_chords
+
+C_MAJOR = frozenset({0, 2, 4, 5, 7, 9, 11})
+
+
+def _phrase(start: float, pitches: list[int], length: float = 0.25) -> list[Note]:
+    return [Note(pitch=p, velocity=90, start=start + i * length, end=start + (i + 1) * length)
+            for i, p in enumerate(pitches)]
+
+
+def test_triads_of_the_scale_and_without_one():
+    triads = scale_triads(C_MAJOR)
+    assert triads[0] == (0, 4, 7) and triads[5] == (9, 0, 4) and triads[6] == (11, 2, 5)
+    assert len(scale_triads(None)) == 24
+
+
+def test_each_shot_gets_the_triad_its_melody_outlines_and_every_cut_moves_the_harmony():
+    shots = [_phrase(0, [60, 64, 67, 64]), _phrase(1, [67, 71, 74, 71]), _phrase(2, [65, 69, 72, 69])]
+    chords = shot_chords(shots, C_MAJOR)
+    assert chords == [(0, 4, 7), (7, 11, 2), (5, 9, 0)]  # C E G, G B D, F A C: what each melody outlines
+    again = shot_chords([shots[0], shots[0]], C_MAJOR)
+    assert again[1] != again[0]  # the same melody after a cut still gets a new chord
+    for before, after in pairwise([*chords, *again]):
+        assert len(set(before) & set(after)) <= SHARED_TONES
+
+
+def test_a_returning_theme_brings_its_chord_back():
+    shots = [_phrase(0, [60, 64, 67]), _phrase(1, [62, 65, 69]), _phrase(2, [60, 62, 64])]
+    chords = shot_chords(shots, C_MAJOR, themes=[0, 1, 0])
+    assert chords[2] == chords[0]
+
+
+def test_the_chord_is_held_under_the_melody_from_its_first_note_to_the_cut():
+    melody = _phrase(0.5, [64, 67, 72, 67]) + _phrase(2.0, [69, 72, 74, 72])
+    score = Score(notes=tuple(melody), tempo_bpm=120, duration=4.0)
+    scored = with_shot_chords(score, [2.0], C_MAJOR)
+    chords = [n for n in scored.notes if n.part == HARMONY_PART]
+    assert len(chords) == 6 and all(n.program == HARMONY_PROGRAM for n in chords)
+    first, second = ([n for n in chords if n.start == t] for t in (0.5, 2.0))
+    assert {n.end for n in first} == {2.0} and {n.end for n in second} == {4.0}
+    assert max(n.pitch for n in first) < 64 and max(n.pitch for n in second) < 69
+    assert all(n.pitch % 12 in C_MAJOR for n in chords)
+    assert all(n.velocity < 90 for n in chords)
+    assert [n.pitch for n in melody_line(scored.notes)] == [n.pitch for n in melody]  # the melody stays on top
+
+
+def test_a_score_without_melody_is_left_alone():
+    drums = Score(notes=(Note(pitch=36, velocity=100, start=0.0, end=0.1, is_drum=True),), tempo_bpm=120,
+                  duration=2.0)
+    assert with_shot_chords(drums, [1.0], C_MAJOR) == drums
