@@ -254,3 +254,21 @@ def test_a_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"score: error: --port {port}: cannot listen on 127.0.0.1 "
                                                  "(Address already in use)"]
+
+
+def test_a_take_is_the_music_score_run_writes_for_the_same_settings(studio: TestClient, clip: Path,
+                                                                    tmp_path: Path) -> None:
+    from score_cli.app import main
+    from score_core.midi import read_midi
+
+    upload = _upload(studio, clip).json()["id"]
+    state = _wait(studio, studio.post("/api/takes", json={"upload": upload, **LIGHT, "seed": 5}).json()["id"])
+    assert state["status"] == "done", state["error"]
+    take = tmp_path / "take.mid"
+    take.write_bytes(studio.get(f"/api/takes/{state['id']}/files/midi").content)
+    assert main(["run", str(clip), "--vision", "color-stats", "--music", "arpeggio", "--seed", "5", "--no-audio",
+                 "-o", str(tmp_path / "cli")]) == 0
+    cli = read_midi(tmp_path / "cli" / f"{clip.stem}.mid")
+    studio_score = read_midi(take)
+    assert studio_score.notes == cli.notes and studio_score.markers == cli.markers
+    assert any(n.program == 48 for n in cli.notes)  # score run's defaults reach the take: here, its chords

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +23,13 @@ def score_take(
     registry: Registry, workspace: Workspace, request: TakeRequest, folder: Path, progress: StageProgress
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Run the pipeline into ``folder``; returns {output name: file name} and the take's figures."""
-    from score_core.pipeline import Pipeline, RunOptions, StageChoice, run
+    from score_core.pipeline import Pipeline, run
 
     video = workspace.uploaded_video(request.upload)
     duration = float(workspace.upload(request.upload)["duration"])
     progress("loading models", 0.02)
-    pipeline = Pipeline(
-        registry,
-        StageChoice(
-            vision=request.vision, music=request.music, bridge=request.bridge, vision_weights=request.vision_weights,
-            music_weights=request.music_weights, bridge_weights=request.bridge_weights,
-        ),
-    )
+    choice, options = take_settings(registry, request)
+    pipeline = Pipeline(registry, choice)
     fraction = [0.05]
 
     def report(stage: str, done: float, total: float) -> None:
@@ -43,10 +39,6 @@ def score_take(
             fraction[0] = max(fraction[0], 0.8 + 0.15 * done / total)
         progress(stage, fraction[0])
 
-    options = RunOptions(
-        fps=request.fps, tempo_bpm=request.tempo_bpm or 120.0, fixed_tempo=request.tempo_bpm is not None,
-        temperature=request.temperature, seed=request.seed,
-    )
     result = run(pipeline, video, folder, options, progress=report)
     outputs = {name: path.name for name, path in result.outputs.items()}
     progress("timeline", 0.96)
@@ -61,6 +53,24 @@ def score_take(
     }
     figures.update(_evaluation_figures(folder, outputs))
     return outputs, figures
+
+
+def take_settings(registry: Registry, request: TakeRequest) -> tuple[Any, Any]:
+    """The StageChoice and RunOptions of `score run` with its defaults (key, scale fit, cut sync, form, chords,
+    band stems) and the options the page sets: a take is the music `score run` writes for the same settings."""
+    from score_cli.app import run as run_command
+    from score_cli.app import run_settings
+
+    values = {name: parameter.default for name, parameter in inspect.signature(run_command).parameters.items()
+              if parameter.default is not inspect.Parameter.empty}
+    values.update(
+        vision=request.vision, music=request.music, bridge=request.bridge, seed=request.seed,
+        temperature=request.temperature, tempo=request.tempo_bpm, vision_weights=request.vision_weights,
+        music_weights=request.music_weights, bridge_weights=request.bridge_weights, overwrite=True,
+    )
+    if request.fps is not None:
+        values["fps"] = request.fps
+    return run_settings(registry, values)
 
 
 def _evaluation_figures(folder: Path, outputs: dict[str, str]) -> dict[str, Any]:
