@@ -153,6 +153,25 @@ def test_a_non_video_upload_shows_a_one_line_error(studio_url: str, page: Any, t
     _shot(page, "studio-error.png")
 
 
+def test_an_mpeg4_part2_clip_plays_in_the_page(studio_url: str, page: Any, tmp_path: Path) -> None:
+    archive = write_test_video(tmp_path / "archive.mp4", duration=4.5, cuts=(2.0,), size=(72, 128), codec="mpeg4")
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(studio_url)
+    page.select_option("#vision", "color-stats")
+    page.select_option("#music", "arpeggio")
+    page.set_input_files("#video", str(archive))
+    page.click("#score")
+    video = page.locator(".take video").last
+    video.wait_for(timeout=120_000)
+    assert video.get_attribute("preload") == "metadata"  # a page of takes does not fetch every video
+    page.evaluate("(v) => { v.muted = true; v.play(); }", video.element_handle())
+    page.wait_for_function("(v) => v.readyState >= 2 && v.videoWidth > 0", arg=video.element_handle(),
+                           timeout=30_000)
+    assert page.evaluate("(v) => v.error", video.element_handle()) is None
+    assert not errors, errors
+
+
 def _valid_midi(data: bytes) -> None:
     midi = mido.MidiFile(file=io.BytesIO(data))
     assert any(m.type == "note_on" for track in midi.tracks for m in track)

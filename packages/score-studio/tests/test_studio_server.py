@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from score_core import hookimpl
 from score_core.contracts import LatentSpec
-from score_core.media.synthetic import write_audio_only
+from score_core.media.synthetic import write_audio_only, write_test_video
 from score_core.registrations import DecoderRegistration
 from score_core.registry import Registry, load_registry
 from score_core.testing import run_score
@@ -80,7 +80,7 @@ def test_a_take_runs_with_progress_and_its_files_download(studio: TestClient, cl
 
     midi = studio.get(f"/api/takes/{state['id']}/files/midi")
     assert midi.headers["content-type"] == "audio/midi"
-    assert "clip-take1.mid" in midi.headers["content-disposition"]
+    assert "clip-take1-3.mid" in midi.headers["content-disposition"]  # VIDEO-takeN-SEED
     notes = [m for track in mido.MidiFile(file=io.BytesIO(midi.content)).tracks for m in track if m.type == "note_on"]
     assert len(notes) == state["figures"]["notes"] > 0
     video = studio.get(f"/api/takes/{state['id']}/files/video")
@@ -272,3 +272,43 @@ def test_a_take_is_the_music_score_run_writes_for_the_same_settings(studio: Test
     studio_score = read_midi(take)
     assert studio_score.notes == cli.notes and studio_score.markers == cli.markers
     assert any(n.program == 48 for n in cli.notes)  # score run's defaults reach the take: here, its chords
+
+
+def test_a_still_image_is_refused_as_a_video(studio: TestClient, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    picture = tmp_path / "poster.png"
+    Image.fromarray(np.zeros((32, 48, 3), dtype=np.uint8)).save(picture)
+    answer = _upload(studio, picture)
+    assert answer.status_code == 415
+    assert answer.json()["error"] == "poster.png: a still image (png), not a video"
+    assert list((Path(studio.app.state.workspace.root) / "uploads").iterdir()) == []
+
+
+def test_an_mpeg4_part2_take_gets_an_h264_preview_and_keeps_the_original(studio: TestClient, clip: Path,
+                                                                         tmp_path: Path) -> None:
+    archive = write_test_video(tmp_path / "archive.mp4", duration=4.5, cuts=(2.0,), codec="mpeg4")
+    upload = _upload(studio, archive).json()
+    assert upload["codec"] == "mpeg4"
+    state = _wait(studio, studio.post("/api/takes", json={"upload": upload["id"], **LIGHT}).json()["id"])
+    assert state["status"] == "done", state["error"]
+    codecs = {}
+    for output in ("video", "preview"):
+        data = studio.get(f"/api/takes/{state['id']}/files/{output}").content
+        with av.open(io.BytesIO(data)) as container:
+            codecs[output] = container.streams.video[0].codec_context.name
+            assert container.streams.audio
+    assert codecs == {"video": "mpeg4", "preview": "h264"}
+    plain = _upload(studio, clip).json()["id"]
+    h264 = _wait(studio, studio.post("/api/takes", json={"upload": plain, **LIGHT}).json()["id"])
+    assert h264["status"] == "done" and "preview" not in h264["outputs"]  # browsers play it as it is
+
+
+def test_a_fixed_tempo_on_a_short_clip_is_scored_as_score_run_scores_it(studio: TestClient, clip: Path) -> None:
+    upload = _upload(studio, clip).json()["id"]
+    answer = studio.post("/api/takes", json={"upload": upload, **LIGHT, "tempo_bpm": 100})
+    assert answer.status_code == 202, answer.text
+    state = _wait(studio, answer.json()["id"])
+    assert state["status"] == "done", state["error"]
+    assert state["figures"]["tempo_bpm"] == pytest.approx(100, abs=5)

@@ -121,7 +121,7 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         path = workspace.file_of_take(take_id, output)
         state = jobs.state(take_id)
         original = Path(workspace.upload(state["request"]["upload"])["name"]).stem
-        filename = f"{original}-take{state['take']}{path.suffix}"
+        filename = f"{original}-take{state['take']}-{state['request']['seed']}{path.suffix}"
         return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
                             filename=filename, content_disposition_type="inline")
 
@@ -206,7 +206,10 @@ def _probe_upload(path: Path, name: str) -> dict[str, Any]:
     except ScoreError as error:
         cause = error.cause if error.cause.startswith("not a video") else f"not a video ({error.cause})"
         raise Refusal(415, f"{name}: {cause}") from None
-    suffix = ".mp4" if "mp4" in _format_names(path) else ".mkv" if "matroska" in _format_names(path) else ".video"
+    formats = _format_names(path)
+    if formats == "image2" or formats.endswith("_pipe"):
+        raise Refusal(415, f"{name}: a still image ({info.codec}), not a video")
+    suffix = ".mp4" if "mp4" in formats else ".mkv" if "matroska" in formats else ".video"
     final = path.with_name(f"video{suffix}")
     os.replace(path, final)
     return {"name": name, "file": final.name, "duration": info.duration, "width": info.width,
@@ -231,7 +234,7 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
     if not isinstance(upload_id, str):
         raise Refusal(400, "upload: missing")
     check_id(upload_id, "upload")
-    upload = workspace.upload(upload_id)
+    workspace.upload(upload_id)  # refuses an unknown upload
     for field in WEIGHT_FIELDS:
         value = body.get(field)
         if value in (None, ""):
@@ -263,10 +266,6 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
         if not low <= value <= high:
             raise Refusal(400, f"{field}: {value} is outside {low:g}..{high:g}")
         body[field] = kind(value)
-    bars = registry.decoders.get(body["music"]).latent_spec.bars_per_segment
-    segment = 60.0 / (body.get("tempo_bpm") or 120.0) * 4 * bars
-    if body.get("tempo_bpm") is not None and upload["duration"] < segment:
-        raise Refusal(400, f"{upload['name']}: {upload['duration']:.2f} s is shorter than one {segment:g} s segment")
     return TakeRequest(**body)
 
 

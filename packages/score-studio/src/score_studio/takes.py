@@ -17,12 +17,15 @@ StageProgress = Callable[[str, float], None]
 THUMBNAILS = 12
 THUMBNAIL_SIZE = (54, 96)
 CHANGE_POINTS = 400
+PREVIEW = "preview.mp4"
+"""H.264 copy of a take's video for the page, written when the source's codec is not one browsers play."""
 
 
 def score_take(
     registry: Registry, workspace: Workspace, request: TakeRequest, folder: Path, progress: StageProgress
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Run the pipeline into ``folder``; returns {output name: file name} and the take's figures."""
+    from score_core.media.mux import BROWSER_VIDEO_CODECS, mux_audio
     from score_core.pipeline import Pipeline, run
 
     video = workspace.uploaded_video(request.upload)
@@ -41,6 +44,11 @@ def score_take(
 
     result = run(pipeline, video, folder, options, progress=report)
     outputs = {name: path.name for name, path in result.outputs.items()}
+    codec = str(workspace.upload(request.upload).get("codec") or "")
+    if "audio" in outputs and "video" in outputs and codec not in BROWSER_VIDEO_CODECS:
+        progress("browser preview", 0.95)  # the muxed download keeps the source's codec
+        mux_audio(video, folder / outputs["audio"], folder / PREVIEW, browser_playable=True)
+        outputs["preview"] = PREVIEW
     progress("timeline", 0.96)
     outputs.update(write_timeline(video, duration, result.score, result.provenance.get("cuts", []), folder))
     figures: dict[str, Any] = {

@@ -31,13 +31,18 @@ class _StageError(Exception):
         self.error = error
 
 
-def mux_audio(video: Path, audio_wav: Path, output: Path) -> None:
+#: Video codecs every current browser plays from an MP4.
+BROWSER_VIDEO_CODECS = frozenset({"h264", "vp9", "av1"})
+
+
+def mux_audio(video: Path, audio_wav: Path, output: Path, browser_playable: bool = False) -> None:
     """Write `output` (MP4): the video stream of `video` plus `audio_wav` as AAC, cut to the video's length.
 
-    The video stream is copied packet for packet (no re-encode) when MP4 can hold its codec; otherwise (VP8,
-    Theora, ...) it is re-encoded with libx264 (CRF 18, yuv420p), keeping its timestamps and display
-    rotation. Audio streams of the source are dropped. The audio starts with the video stream and is cut at
-    the video's duration; a shorter WAV simply ends early (no silence is added). Mono stays mono, anything
+    The video stream is copied packet for packet (no re-encode) when MP4 can hold its codec (and, with
+    ``browser_playable``, a browser can play it: BROWSER_VIDEO_CODECS); otherwise (VP8, Theora, MPEG-4 Part
+    2, ...) it is re-encoded with libx264 (CRF 18, yuv420p), keeping its timestamps and display rotation.
+    Audio streams of the source are dropped. The audio starts with the video stream and is cut at the video's
+    duration; a shorter WAV simply ends early (no silence is added). Mono stays mono, anything
     else becomes stereo; unusual sample rates are resampled to 48 kHz. `output` is written in place: on
     failure the partial file is removed. Errors are ScoreErrors naming the file at fault.
     """
@@ -51,7 +56,8 @@ def mux_audio(video: Path, audio_wav: Path, output: Path) -> None:
         with open_video(video) as (source, in_stream), _open_audio(audio_wav) as wav:
             start = seconds(in_stream.start_time, in_stream.time_base) or 0.0
             duration = info.duration if in_stream.duration else _scanned_duration(video, start)
-            if in_stream.codec_context.name in sink.supported_codecs:
+            codec = in_stream.codec_context.name
+            if codec in sink.supported_codecs and (not browser_playable or codec in BROWSER_VIDEO_CODECS):
                 out_video = sink.add_stream_from_template(in_stream)
                 out_video.time_base = in_stream.time_base
                 video_packets = _copied_packets(video, source, in_stream, out_video)

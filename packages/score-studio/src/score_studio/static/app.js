@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const PREFERRED = { vision: ["efficientnet-lite0", "mobilenet"], music: ["musicvae"], bridge: ["pca"] };
-const HIDDEN_OUTPUTS = new Set(["studio-timeline", "studio-thumbnails"]);
+const HIDDEN_OUTPUTS = new Set(["studio-timeline", "studio-thumbnails", "preview"]);
 let chosenFile = null;
 let uploaded = null; // {file, id}
 
@@ -116,16 +116,21 @@ function escapeHtml(text) {
   return span.innerHTML;
 }
 
+function rounded(value) {
+  if (typeof value !== "number" || Number.isInteger(value)) return value;
+  return Math.abs(value) >= 100 ? value.toFixed(1) : Number(value.toPrecision(3));
+}
+
 function renderDone(element, heading, state) {
   const file = (name) => `/api/takes/${state.id}/files/${name}`;
   const outputs = Object.keys(state.outputs);
   const images = outputs.filter((name) => !HIDDEN_OUTPUTS.has(name) && state.outputs[name].endsWith(".png"));
-  const figures = Object.entries(state.figures).map(([k, v]) => `<span>${k}: <b>${v}</b></span>`).join("");
+  const figures = Object.entries(state.figures).map(([k, v]) => `<span>${k}: <b>${rounded(v)}</b></span>`).join("");
   const downloads = outputs.filter((name) => !HIDDEN_OUTPUTS.has(name))
     .map((name) => `<a href="${file(name)}" download data-output="${name}">${name} (${state.outputs[name].split(".").pop()})</a>`)
     .join("");
   element.innerHTML = `${heading}` +
-    (state.outputs.video ? `<video controls preload="auto" src="${file("video")}"></video>` : "") +
+    (state.outputs.video ? `<video controls preload="metadata" src="${file(state.outputs.preview ? "preview" : "video")}"></video>` : "") +
     `<canvas width="960" height="300" title="thumbnails, visual change, cuts (red), notes; click to seek"></canvas>` +
     images.map((name) => `<img class="evaluation" alt="${name}" src="${file(name)}">`).join("") +
     `<div class="figures">${figures}</div><div class="downloads">${downloads}</div>` +
