@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from score_core.contracts import LatentSpec, LatentTrack
-from score_core.latent_fill import fill_from_prior, unsupported_dimensions
+from score_core.latent_fill import axis_signs, fill_from_prior, orient_for_seed, unsupported_dimensions
 
 
 def _track(values: np.ndarray, prior: str = "standard-normal", with_steps: bool = False) -> LatentTrack:
@@ -56,3 +56,16 @@ def test_the_fill_follows_the_seed_and_the_prior():
 def test_a_fully_supported_track_is_returned_unchanged():
     track = _track(np.random.default_rng(2).standard_normal((3, 8)).astype(np.float32))
     assert fill_from_prior(track, 0) is track
+
+
+def test_seed_zero_keeps_the_bridge_axes_and_other_seeds_flip_half_of_them():
+    original = _track(_values(), with_steps=True)
+    assert orient_for_seed(original, 0) is original
+    flips = [tuple(np.flatnonzero(axis_signs(seed, 8) < 0)) for seed in range(1, 6)]
+    assert all(len(f) == 4 for f in flips) and len(set(flips)) > 1
+    oriented = orient_for_seed(original, 3)
+    signs = axis_signs(3, 8)
+    np.testing.assert_allclose(oriented.values, original.values * signs)
+    np.testing.assert_allclose(oriented.step_values, original.step_values * signs)
+    jumps = np.linalg.norm(np.diff(original.values, axis=0), axis=1)  # the picture's moves keep their size
+    np.testing.assert_allclose(np.linalg.norm(np.diff(oriented.values, axis=0), axis=1), jumps, rtol=1e-6)

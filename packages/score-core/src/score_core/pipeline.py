@@ -33,7 +33,7 @@ from score_core.contracts import (
 from score_core.errors import IncompatibleStagesError, PluginError, ScoreError
 from score_core.files import OutputClaim, StagedOutputs, ensure_writable_directory
 from score_core.harmony import HARMONY_PART
-from score_core.latent_fill import fill_from_prior
+from score_core.latent_fill import fill_from_prior, orient_for_seed
 from score_core.protocols import Bridge, MusicDecoder, RunContext, TemporalVisionEncoder, VisionEncoder
 from score_core.registrations import (
     BridgeRegistration,
@@ -386,7 +386,7 @@ class Pipeline:
     def _decode(self, latents: LatentTrack, options: RunOptions) -> Score:
         decoder = self._decoder
         assert decoder is not None
-        latents = fill_from_prior(latents, options.seed)
+        latents = fill_from_prior(orient_for_seed(latents, options.seed), options.seed)
         try:
             score = decoder.decode(latents, temperature=options.temperature, seed=options.seed)
         except ScoreError:
