@@ -137,6 +137,16 @@ def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: 
     page.locator(".take video").nth(1).wait_for(timeout=30_000)
     assert page.locator(".take").count() == 2  # takes survive a reload
 
+    page.on("dialog", lambda dialog: dialog.accept("night ride"))
+    page.locator(".take button.rename").nth(1).click()
+    page.wait_for_function("document.querySelectorAll('.take .title')[1].textContent.includes('night ride')")
+    assert page.locator(".take .title").nth(1).inner_text() == "street.mp4 · take 2 “night ride”"
+    page.locator(".take button.delete").nth(0).click()
+    page.wait_for_function("document.querySelectorAll('.take').length === 1", timeout=10_000)
+    page.reload()
+    page.locator(".take video").first.wait_for(timeout=30_000)
+    assert page.locator(".take").count() == 1 and "night ride" in page.locator(".take .title").inner_text()
+
 
 def test_a_non_video_upload_shows_a_one_line_error(studio_url: str, page: Any, tmp_path: Path) -> None:
     fake = tmp_path / "holiday.mp4"

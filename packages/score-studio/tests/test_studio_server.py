@@ -312,3 +312,40 @@ def test_a_fixed_tempo_on_a_short_clip_is_scored_as_score_run_scores_it(studio: 
     state = _wait(studio, answer.json()["id"])
     assert state["status"] == "done", state["error"]
     assert state["figures"]["tempo_bpm"] == pytest.approx(100, abs=5)
+
+
+def test_takes_are_numbered_per_video_renamed_deleted_and_a_double_submit_is_one_take(
+        tmp_path: Path, light_registry: Registry, clip: Path) -> None:
+    with _client(tmp_path / "work", light_registry, start_worker=False) as client:
+        first, again = (_upload(client, clip).json()["id"] for _ in range(2))  # the same video uploaded twice
+        request = {"upload": first, **LIGHT, "seed": 4}
+        one = client.post("/api/takes", json=request).json()
+        assert client.post("/api/takes", json=request).json()["id"] == one["id"]  # a double click
+        two = client.post("/api/takes", json={**request, "upload": again}).json()
+        assert (one["video"], one["take"], two["take"]) == ("clip.mp4", 1, 2)  # numbering goes on across uploads
+
+        renamed = client.patch(f"/api/takes/{two['id']}", json={"name": "  dusk\nversion "})
+        assert renamed.status_code == 200 and renamed.json()["name"] == "dusk version"
+        assert client.patch(f"/api/takes/{two['id']}", json={"name": ""}).status_code == 400
+        assert client.patch(f"/api/takes/{two['id']}", json={"title": "x"}).status_code == 400
+
+        folder = Path(client.app.state.workspace.root) / "takes" / one["id"]
+        assert folder.is_dir()
+        assert client.delete(f"/api/takes/{one['id']}").status_code == 204
+        assert not folder.exists()
+        assert client.get(f"/api/takes/{one['id']}").status_code == 404
+        assert [s["id"] for s in client.get("/api/takes").json()] == [two["id"]]
+        assert client.delete(f"/api/takes/{one['id']}").status_code == 404
+        assert client.delete(f"/api/takes/{two['id']}", headers={"Origin": "http://evil.example"}).status_code == 403
+
+
+def test_deleting_a_finished_take_removes_its_files(studio: TestClient, clip: Path) -> None:
+    upload = _upload(studio, clip).json()["id"]
+    take = studio.post("/api/takes", json={"upload": upload, **LIGHT}).json()
+    state = _wait(studio, take["id"])
+    assert state["status"] == "done"
+    folder = Path(studio.app.state.workspace.root) / "takes" / take["id"]
+    assert (folder / state["outputs"]["midi"]).is_file()
+    assert studio.delete(f"/api/takes/{take['id']}").status_code == 204
+    assert not folder.exists()
+    assert studio.get(f"/api/takes/{take['id']}/files/midi").status_code == 404

@@ -167,14 +167,21 @@ class JobQueue:
             self._thread.join(timeout=30)
 
     def submit(self, request: TakeRequest) -> dict[str, Any]:
-        """Queue a take; raises QueueFull when as many takes as allowed are already waiting."""
+        """Queue a take; the same request while an identical one waits or runs (a double click) returns that
+        take. Takes are numbered per video name, across uploads. Raises QueueFull when as many takes as allowed
+        are already waiting."""
+        video = str(self.workspace.upload(request.upload)["name"])
         with self._lock:
+            for existing in self._states.values():
+                if existing["request"] == request.__dict__ and existing["status"] in ("queued", "running"):
+                    return dict(existing)
             waiting = sum(1 for s in self._states.values() if s["status"] == "queued")
             if waiting >= self.settings.max_queued:
                 raise QueueFull("studio", f"{waiting} takes are already waiting; try again when one has finished")
-            number = 1 + sum(1 for s in self._states.values() if s["request"]["upload"] == request.upload)
+            number = 1 + max((s["take"] for s in self._states.values() if s.get("video") == video), default=0)
             state: dict[str, Any] = {
-                "id": new_id(), "request": request.__dict__, "take": number, "status": "queued", "stage": "queued",
+                "id": new_id(), "request": request.__dict__, "take": number, "video": video, "name": None,
+                "status": "queued", "stage": "queued",
                 "progress": 0.0, "error": None, "outputs": {}, "figures": {}, "created": time.time(),
                 "started": None, "finished": None, "version": 0,
             }
@@ -182,6 +189,27 @@ class JobQueue:
             self.workspace.write_take(state)
         self._pending.put(state["id"])
         return dict(state)
+
+    def delete(self, take_id: str) -> None:
+        """Remove a take and its files; a queued take is dropped from the queue, a running one is refused."""
+        check_id(take_id, "take")
+        with self._lock:
+            state = self._states.get(take_id)
+            if state is None:
+                raise ScoreError(f"take {take_id}", "no such take")
+            if state["status"] == "running":
+                raise ScoreError(f"take {take_id}", "is running; delete it when it has finished")
+            del self._states[take_id]
+            shutil.rmtree(self.workspace.take_dir(take_id), ignore_errors=True)
+
+    def rename(self, take_id: str, name: str) -> dict[str, Any]:
+        """Give a take a name of the artist's own (shown on its card and used in its downloads' names)."""
+        cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", name).split()) if isinstance(name, str) else ""
+        if not cleaned or len(cleaned) > 80:
+            raise ScoreError("name", "must be 1 to 80 characters")
+        self.state(take_id)
+        self._update(take_id, name=cleaned)
+        return self.state(take_id)
 
     def state(self, take_id: str) -> dict[str, Any]:
         check_id(take_id, "take")
@@ -215,6 +243,9 @@ class JobQueue:
     def _run(self, take_id: str) -> None:
         from score_studio.takes import score_take
 
+        with self._lock:
+            if take_id not in self._states:  # deleted while it waited
+                return
         self._update(take_id, status="running", stage="starting", started=time.time())
         request = TakeRequest(**self.state(take_id)["request"])
         folder = self.workspace.take_dir(take_id)

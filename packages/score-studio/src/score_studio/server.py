@@ -110,6 +110,27 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
     async def take(request: Request) -> Response:
         return JSONResponse(jobs.state(request.path_params["take"]))
 
+    async def delete_take(request: Request) -> Response:
+        _same_origin(request)
+        take_id = request.path_params["take"]
+        try:
+            jobs.delete(take_id)
+        except ScoreError as error:
+            if "is running" in error.cause:
+                raise Refusal(409, str(error)) from None
+            raise
+        return Response(status_code=204)
+
+    async def rename_take(request: Request) -> Response:
+        _same_origin(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise Refusal(400, "request: the body is not JSON") from None
+        if not isinstance(body, dict) or set(body) != {"name"}:
+            raise Refusal(400, 'request: expected {"name": "..."}')
+        return JSONResponse(jobs.rename(request.path_params["take"], body["name"]))
+
     async def events(request: Request) -> Response:
         take_id = request.path_params["take"]
         jobs.state(take_id)  # refuses unknown or malformed ids before the stream starts
@@ -135,6 +156,8 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         Route("/api/takes/{take:path}/events", events),
         Route("/api/takes/{take:path}/files/{output:path}", download),
         Route("/api/takes/{take:path}", take),
+        Route("/api/takes/{take:path}", delete_take, methods=["DELETE"]),
+        Route("/api/takes/{take:path}", rename_take, methods=["PATCH"]),
     ]
 
     async def refused(request: Request, error: Exception) -> Response:

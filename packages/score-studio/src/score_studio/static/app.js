@@ -95,11 +95,18 @@ function describe(request) {
     `${request.tempo_bpm ? request.tempo_bpm + " bpm" : "tempo from the cuts"}`;
 }
 
+function title(state) {
+  const video = state.video ? `${escapeHtml(state.video)} · ` : "";
+  const name = state.name ? ` “${escapeHtml(state.name)}”` : "";
+  return `${video}take ${state.take}${name}`;
+}
+
 function render(state) {
   const element = card(state.id);
-  if (element.dataset.status === "done") return;
+  if (element.dataset.status === "done" && element.dataset.version === String(state.version)) return;
   element.dataset.status = state.status;
-  const heading = `<h2>Take ${state.take} <span class="what">${describe(state.request)}</span></h2>`;
+  element.dataset.version = state.version;
+  const heading = `<h2><span class="title">${title(state)}</span> <span class="what">${describe(state.request)}</span></h2>`;
   if (state.status === "queued" || state.status === "running") {
     element.innerHTML = `${heading}<progress max="1" value="${state.progress}"></progress>` +
       `<div class="stage">${state.stage}</div>`;
@@ -134,7 +141,21 @@ function renderDone(element, heading, state) {
     `<canvas width="960" height="300" title="thumbnails, visual change, cuts (red), notes; click to seek"></canvas>` +
     images.map((name) => `<img class="evaluation" alt="${name}" src="${file(name)}">`).join("") +
     `<div class="figures">${figures}</div><div class="downloads">${downloads}</div>` +
-    `<button class="again">New take (next seed)</button>`;
+    `<button class="again">New take (next seed)</button>` +
+    `<button class="rename">Rename</button><button class="delete">Delete take</button>`;
+  element.querySelector(".rename").addEventListener("click", async () => {
+    const name = window.prompt("Name this take", state.name || "");
+    if (!name) return;
+    try {
+      render(await api(`/api/takes/${state.id}`, {
+        method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name }),
+      }));
+    } catch (error) { showError(error.message); }
+  });
+  element.querySelector(".delete").addEventListener("click", async () => {
+    const answer = await fetch(`/api/takes/${state.id}`, { method: "DELETE" });
+    if (answer.ok) element.remove(); else showError((await answer.json()).error);
+  });
   element.querySelector(".again").addEventListener("click", () => {
     const seeds = [...document.querySelectorAll(".take")].map((t) => Number(t.dataset.seed || 0));
     submit({ ...state.request, seed: Math.max(state.request.seed, ...seeds) + 1 });
@@ -192,19 +213,26 @@ async function drawTimeline(element, file) {
   });
 }
 
-function follow(id) {
+// Follows a take's events; when the server is away, tries again after 1, 2, 4 ... 15 s for as long as it takes.
+function follow(id, attempt = 0) {
   const source = new EventSource(`/api/takes/${id}/events`);
   source.onmessage = (event) => {
+    attempt = 0;
     const state = JSON.parse(event.data);
     render(state);
     if (state.status === "done" || state.status === "failed") source.close();
   };
   source.onerror = () => {
     source.close();
+    const wait = Math.min(1000 * 2 ** attempt, 15000);
+    const card = document.querySelector(`.take[data-take="${id}"] .stage`);
+    if (card) card.textContent = `reconnecting in ${Math.round(wait / 1000)} s…`;
     setTimeout(async () => {
       const state = await api(`/api/takes/${id}`).catch(() => null);
-      if (state) { render(state); if (state.status === "queued" || state.status === "running") follow(id); }
-    }, 1000);
+      if (!state) { follow(id, attempt + 1); return; }
+      render(state);
+      if (state.status === "queued" || state.status === "running") follow(id, 0);
+    }, wait);
   };
 }
 
