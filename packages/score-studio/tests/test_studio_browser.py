@@ -148,6 +148,19 @@ def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: 
     assert page.locator(".take").count() == 1 and "night ride" in page.locator(".take .title").inner_text()
 
 
+def test_every_control_is_labelled_and_the_file_chooser_is_reached_by_keyboard(studio_url: str, page: Any) -> None:
+    page.goto(studio_url)
+    page.locator("#vision option").first.wait_for(state="attached")
+    unlabelled = page.evaluate("""[...document.querySelectorAll('input, select')]
+        .filter((c) => !c.closest('[hidden]') && c.labels.length === 0).map((c) => c.id)""")
+    assert unlabelled == []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "video":
+            break
+    assert page.evaluate("document.activeElement.id") == "video"  # the first stop: choose a video
+
+
 def test_a_non_video_upload_shows_a_one_line_error(studio_url: str, page: Any, tmp_path: Path) -> None:
     fake = tmp_path / "holiday.mp4"
     fake.write_bytes(b"this is a text file pretending to be a video\n" * 50)

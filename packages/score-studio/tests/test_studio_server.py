@@ -349,3 +349,21 @@ def test_deleting_a_finished_take_removes_its_files(studio: TestClient, clip: Pa
     assert studio.delete(f"/api/takes/{take['id']}").status_code == 204
     assert not folder.exists()
     assert studio.get(f"/api/takes/{take['id']}/files/midi").status_code == 404
+
+
+def test_key_and_harmony_are_score_runs_options_with_its_validation(studio: TestClient, clip: Path) -> None:
+    from score_core.midi import read_midi
+
+    upload = _upload(studio, clip).json()["id"]
+    bad = studio.post("/api/takes", json={"upload": upload, **LIGHT, "key": "H major"})
+    assert bad.status_code == 400 and "--key" in bad.json()["error"] and "\n" not in bad.json()["error"]
+    assert studio.post("/api/takes", json={"upload": upload, **LIGHT, "harmony": "jazz"}).status_code == 400
+    state = _wait(studio, studio.post("/api/takes", json={"upload": upload, **LIGHT, "key": "D minor",
+                                                          "harmony": "none"}).json()["id"])
+    assert state["status"] == "done", state["error"]
+    sidecar = studio.get(f"/api/takes/{state['id']}/files/sidecar").json()
+    assert sidecar["parameters"]["key"] == "D minor" and sidecar["parameters"]["harmony"] == "none"
+    midi = Path(studio.app.state.workspace.root) / "takes" / state["id"] / state["outputs"]["midi"]
+    notes = read_midi(midi).notes
+    assert notes and not any(n.program == 48 for n in notes)
+    assert all(n.pitch % 12 in {2, 4, 5, 7, 9, 10, 0} for n in notes if not n.is_drum)  # D natural minor

@@ -66,6 +66,9 @@ class TakeRequest:
     tempo_bpm: float | None = None
     """None: the tempo map chooses the tempo so cuts land on beats."""
     fps: float | None = None
+    key: str | None = None
+    """As `score run --key`: None or "auto" for the key from the picture's colour, "none", or e.g. "D minor"."""
+    harmony: str = "chords"
     vision_weights: str | None = None
     music_weights: str | None = None
     bridge_weights: str | None = None

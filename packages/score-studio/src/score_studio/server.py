@@ -36,6 +36,7 @@ from score_studio.jobs import (
     display_name,
     new_id,
 )
+from score_studio.takes import take_settings
 
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 WEIGHT_FIELDS = ("vision_weights", "music_weights", "bridge_weights")
@@ -289,7 +290,15 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
         if not low <= value <= high:
             raise Refusal(400, f"{field}: {value} is outside {low:g}..{high:g}")
         body[field] = kind(value)
-    return TakeRequest(**body)
+    for field in ("key", "harmony"):
+        if body.get(field) is not None and (not isinstance(body[field], str) or len(body[field]) > 40):
+            raise Refusal(400, f"{field}: not a short text")
+    take = TakeRequest(**body)
+    try:  # the same validation as `score run`, before the take queues
+        take_settings(registry, take)
+    except ScoreError as error:
+        raise Refusal(400, str(error)) from None
+    return take
 
 
 async def _event_stream(jobs: JobQueue, take_id: str, request: Request) -> AsyncIterator[bytes]:

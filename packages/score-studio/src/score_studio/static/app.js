@@ -60,6 +60,8 @@ function formRequest(upload) {
     tempo_bpm: $("tempo").value ? parseFloat($("tempo").value) : null,
   };
   if ($("fps").value) request.fps = parseFloat($("fps").value);
+  if ($("key").value.trim()) request.key = $("key").value.trim();
+  request.harmony = $("chords").checked ? "chords" : "none";
   if (!$("weights").hidden) {
     for (const field of ["vision_weights", "music_weights"]) if ($(field).value) request[field] = $(field).value;
   }
@@ -92,7 +94,8 @@ function card(id) {
 
 function describe(request) {
   return `${request.vision} → ${request.music} · seed ${request.seed} · T ${request.temperature} · ` +
-    `${request.tempo_bpm ? request.tempo_bpm + " bpm" : "tempo from the cuts"}`;
+    `${request.tempo_bpm ? request.tempo_bpm + " bpm" : "tempo from the cuts"} · key ${request.key || "auto"}` +
+    (request.harmony === "none" ? " · melody only" : "");
 }
 
 function title(state) {
