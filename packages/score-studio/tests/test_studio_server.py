@@ -76,6 +76,7 @@ def test_a_take_runs_with_progress_and_its_files_download(studio: TestClient, cl
     progress = [s["progress"] for s in state["seen"]]
     assert progress == sorted(progress) and progress[-1] == 1.0
     assert any(0.05 < p < 0.95 for p in progress)
+    assert any(s.get("eta_seconds") is not None for s in state["seen"] if s["status"] == "running")  # an ETA
     assert {"midi", "audio", "video", "sidecar", "studio-timeline"} <= set(state["outputs"])
 
     midi = studio.get(f"/api/takes/{state['id']}/files/midi")
@@ -367,3 +368,32 @@ def test_key_and_harmony_are_score_runs_options_with_its_validation(studio: Test
     notes = read_midi(midi).notes
     assert notes and not any(n.program == 48 for n in notes)
     assert all(n.pitch % 12 in {2, 4, 5, 7, 9, 10, 0} for n in notes if not n.is_drum)  # D natural minor
+
+
+def test_a_queued_take_cancelled_never_runs(tmp_path: Path, light_registry: Registry, clip: Path) -> None:
+    with _client(tmp_path / "work", light_registry, start_worker=False) as client:
+        upload = _upload(client, clip).json()["id"]
+        take = client.post("/api/takes", json={"upload": upload, **LIGHT}).json()
+        cancelled = client.post(f"/api/takes/{take['id']}/cancel").json()
+        assert (cancelled["status"], cancelled["error"]) == ("failed", "take: cancelled")
+        client.app.state.jobs._run(take["id"])  # what the worker would do next: nothing
+        assert client.get(f"/api/takes/{take['id']}").json()["stage"] == "cancelled"
+
+
+def test_a_running_take_stops_when_cancelled_and_leaves_no_files(studio: TestClient, tmp_path: Path) -> None:
+    long = write_test_video(tmp_path / "long.mp4", duration=90.0, cuts=(30.0, 60.0))
+    upload = _upload(studio, long).json()["id"]
+    take = studio.post("/api/takes", json={"upload": upload, **LIGHT}).json()
+    states = []
+    with studio.stream("GET", f"/api/takes/{take['id']}/events") as events:
+        for line in events.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            states.append(json.loads(line[6:]))
+            if states[-1]["stage"].startswith("encode") and len(states) < 100:
+                studio.post(f"/api/takes/{take['id']}/cancel")
+    final = states[-1]
+    assert final["status"] == "failed" and final["error"] == "take: cancelled", final
+    assert any(s["stage"].startswith("encode: frames to") for s in states)
+    folder = Path(studio.app.state.workspace.root) / "takes" / take["id"]
+    assert [p.name for p in folder.iterdir()] == ["job.json"]

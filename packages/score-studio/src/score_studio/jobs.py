@@ -148,6 +148,7 @@ class JobQueue:
         self._states: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._cancelled: set[str] = set()
         self._recover()
 
     def _recover(self) -> None:
@@ -205,6 +206,17 @@ class JobQueue:
             del self._states[take_id]
             shutil.rmtree(self.workspace.take_dir(take_id), ignore_errors=True)
 
+    def cancel(self, take_id: str) -> dict[str, Any]:
+        """Stop a take: a queued one never starts, a running one stops at its next progress report (within a
+        batch of frames or a writer); either ends failed with the error "cancelled", its files removed."""
+        state = self.state(take_id)
+        if state["status"] == "queued":
+            self._fail(take_id, CANCELLED)
+        elif state["status"] == "running":
+            with self._lock:
+                self._cancelled.add(take_id)
+        return self.state(take_id)
+
     def rename(self, take_id: str, name: str) -> dict[str, Any]:
         """Give a take a name of the artist's own (shown on its card and used in its downloads' names)."""
         cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", name).split()) if isinstance(name, str) else ""
@@ -247,29 +259,39 @@ class JobQueue:
         from score_studio.takes import score_take
 
         with self._lock:
-            if take_id not in self._states:  # deleted while it waited
+            if take_id not in self._states or self._states[take_id]["status"] != "queued":  # deleted, cancelled
                 return
         self._update(take_id, status="running", stage="starting", started=time.time())
         request = TakeRequest(**self.state(take_id)["request"])
         folder = self.workspace.take_dir(take_id)
         last = [0.0]
 
+        began = time.monotonic()
+
         def progress(stage: str, fraction: float) -> None:
+            if take_id in self._cancelled:
+                raise TakeCancelled(f"take {take_id}", "cancelled")
             now = time.monotonic()
             persist = now - last[0] > 1.0
             last[0] = now if persist else last[0]
-            self._update(take_id, persist=persist, stage=stage, progress=round(fraction, 4))
+            eta = (now - began) * (1.0 - fraction) / fraction if fraction >= 0.1 else None
+            self._update(take_id, persist=persist, stage=stage, progress=round(fraction, 4),
+                         eta_seconds=None if eta is None else round(eta, 1))
 
         try:
             outputs, figures = score_take(self.registry, self.workspace, request, folder, progress)
-        except ScoreError as error:
-            self._fail(take_id, str(error))
-        except Exception as error:  # a bug must fail this take, not the worker
-            self._fail(take_id, f"studio: internal error: {error!r}")
+        except Exception as error:
+            if take_id in self._cancelled:
+                self._cancelled.discard(take_id)
+                self._fail(take_id, CANCELLED)
+            elif isinstance(error, ScoreError):
+                self._fail(take_id, str(error))
+            else:  # a bug must fail this take, not the worker
+                self._fail(take_id, f"studio: internal error: {error!r}")
         else:
             self._update(
                 take_id, status="done", stage="done", progress=1.0, outputs=outputs, figures=figures,
-                finished=time.time(),
+                finished=time.time(), eta_seconds=0.0,
             )
 
     def _fail(self, take_id: str, message: str) -> None:
@@ -277,7 +299,15 @@ class JobQueue:
         for child in folder.iterdir():  # no partial output survives a failed take
             if child.name != "job.json":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-        self._update(take_id, status="failed", stage="failed", error=message, finished=time.time())
+        self._update(take_id, status="failed", stage="cancelled" if message == CANCELLED else "failed",
+                     error=message, finished=time.time())
+
+
+CANCELLED = "take: cancelled"
+
+
+class TakeCancelled(ScoreError):
+    """Raised from a running take's progress report once the take is cancelled."""
 
 
 class QueueFull(ScoreError):

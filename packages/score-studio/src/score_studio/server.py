@@ -122,6 +122,10 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
             raise
         return Response(status_code=204)
 
+    async def cancel_take(request: Request) -> Response:
+        _same_origin(request)
+        return JSONResponse(jobs.cancel(request.path_params["take"]))
+
     async def rename_take(request: Request) -> Response:
         _same_origin(request)
         try:
@@ -155,6 +159,7 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         Route("/api/takes", list_takes),
         Route("/api/takes", submit, methods=["POST"]),
         Route("/api/takes/{take:path}/events", events),
+        Route("/api/takes/{take:path}/cancel", cancel_take, methods=["POST"]),
         Route("/api/takes/{take:path}/files/{output:path}", download),
         Route("/api/takes/{take:path}", take),
         Route("/api/takes/{take:path}", delete_take, methods=["DELETE"]),

@@ -38,6 +38,7 @@ def score_take(
     def report(stage: str, done: float, total: float) -> None:
         if stage == "encode":
             fraction[0] = 0.05 + 0.75 * min(done / duration, 1.0)
+            stage = f"encode: frames to {done:.1f} of {duration:.1f} s"
         elif total:
             fraction[0] = max(fraction[0], 0.8 + 0.15 * done / total)
         progress(stage, fraction[0])

@@ -111,8 +111,12 @@ function render(state) {
   element.dataset.version = state.version;
   const heading = `<h2><span class="title">${title(state)}</span> <span class="what">${describe(state.request)}</span></h2>`;
   if (state.status === "queued" || state.status === "running") {
-    element.innerHTML = `${heading}<progress max="1" value="${state.progress}"></progress>` +
-      `<div class="stage">${state.stage}</div>`;
+    const eta = state.eta_seconds != null ? ` · about ${Math.ceil(state.eta_seconds)} s left` : "";
+    element.innerHTML = `${heading}<progress max="1" value="${state.progress}" aria-label="progress"></progress>` +
+      `<div class="stage">${state.stage}</div><div class="eta">${Math.round(state.progress * 100)} %${eta}</div>` +
+      `<button class="cancel">Cancel</button>`;
+    element.querySelector(".cancel").addEventListener("click", () =>
+      api(`/api/takes/${state.id}/cancel`, { method: "POST" }).then(render).catch((e) => showError(e.message)));
   } else if (state.status === "failed") {
     element.innerHTML = `${heading}<p class="failure">score: error: ${escapeHtml(state.error)}</p>`;
   } else {
