@@ -397,3 +397,20 @@ def test_a_running_take_stops_when_cancelled_and_leaves_no_files(studio: TestCli
     assert any(s["stage"].startswith("encode: frames to") for s in states)
     folder = Path(studio.app.state.workspace.root) / "takes" / take["id"]
     assert [p.name for p in folder.iterdir()] == ["job.json"]
+
+
+def test_plugins_that_cannot_run_here_are_listed_apart_with_the_reason(tmp_path: Path) -> None:
+    pytest.importorskip("score_vision", reason="the image encoders are in score-vision (full install)")
+    from score_core.registry import default_registry
+    from score_studio.server import catalogue
+
+    registry = default_registry()
+    offered = catalogue(registry, StudioSettings(work=tmp_path))
+    names = {e["name"] for e in offered["encoders"]}
+    apart = {p["name"]: p["reason"] for p in offered["unavailable"]}
+    assert "efficientnet-lite0" in names and "pixelvae" not in names  # shipped weights vs weights you train
+    assert "score vision train-pixelvae" in apart["pixelvae"]
+    assert "import-magenta" in apart["musicvae-trio"]
+    assert "musicvae-trio" not in {d["name"] for d in offered["decoders"]}
+    everything = catalogue(registry, StudioSettings(work=tmp_path, allow_local_weights=True))
+    assert "pixelvae" in {e["name"] for e in everything["encoders"]}

@@ -77,6 +77,8 @@ class EncoderRegistration:
     weights: WeightsInfo | None = None
     default_fps: float = 2.0
     options: type[StageOptions] = WeightsOptions
+    unavailable: Callable[[], str | None] | None = None
+    """Why the encoder cannot run here without weights given by the user (None: it can), checked cheaply."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class DecoderRegistration:
     aliases: tuple[str, ...] = ()
     weights: WeightsInfo | None = None
     options: type[StageOptions] = WeightsOptions
+    unavailable: Callable[[], str | None] | None = None
+    """Why the decoder cannot run here without weights given by the user (None: it can), checked cheaply."""
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ def register_decoders(register: Callable[[DecoderRegistration], None]) -> None:
                 license="the checkpoint's (Magenta's published checkpoints: Apache-2.0)",
                 source="score music import-magenta CKPT -o trio.pt --config hierdec-trio_16bar",
             ),
+            unavailable=lambda: "needs Magenta's checkpoint, imported with score music import-magenta",
         )
     )
     register(

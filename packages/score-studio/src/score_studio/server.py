@@ -191,27 +191,46 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
 
 
 def catalogue(registry: Registry, settings: StudioSettings) -> dict[str, Any]:
-    """What the page offers: installed encoders, decoders and bridges, read from the registry."""
+    """What the page offers: installed encoders, decoders and bridges, read from the registry; those that cannot
+    run here without the user's own weights are listed apart with the reason (and offered only when the studio
+    allows local weights)."""
 
     def origin(catalogue: Any, name: str) -> str:
         return catalogue.owner(name).distribution
 
+    encoders, decoders = registry.encoders.all(), registry.decoders.all()
+    reasons = {("encoder", r.name): _unusable(r) for r in encoders} | {("decoder", r.name): _unusable(r)
+                                                                          for r in decoders}
     return {
         "encoders": [
             {"name": r.name, "description": r.description, "features": r.spec.feature_size,
              "plugin": origin(registry.encoders, r.name), "fps": r.default_fps}
-            for r in registry.encoders.all()
+            for r in encoders if reasons["encoder", r.name] is None or settings.allow_local_weights
         ],
         "decoders": [
             {"name": r.name, "description": r.description, "latent": r.latent_spec.size,
              "plugin": origin(registry.decoders, r.name)}
-            for r in registry.decoders.all()
+            for r in decoders if reasons["decoder", r.name] is None or settings.allow_local_weights
         ],
+        "unavailable": [{"kind": kind, "name": name, "reason": reason}
+                        for (kind, name), reason in reasons.items() if reason is not None],
         "bridges": [{"name": r.name, "description": r.description} for r in registry.bridges.all()],
         "writers": [r.name for r in registry.writers.all()],
         "allow_local_weights": settings.allow_local_weights,
         "max_upload_bytes": settings.max_upload_bytes,
     }
+
+
+def _unusable(registration: Any) -> str | None:
+    """Why a plugin cannot run here with its default weights; a check that fails is a reason too."""
+    check = getattr(registration, "unavailable", None)
+    if check is None:
+        return None
+    try:
+        reason = check()
+    except Exception as error:  # one plugin's broken check must not take the page down
+        return f"its availability check failed ({type(error).__name__})"
+    return None if reason is None else str(reason)
 
 
 async def _receive(request: Request, target: Path, limit: int, name: str) -> None:

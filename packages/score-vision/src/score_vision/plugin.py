@@ -10,6 +10,7 @@ from score_core import hookimpl
 from score_core.protocols import VisionEncoder
 from score_core.registrations import EncoderRegistration, LayerOptions, WeightsInfo
 from score_vision.specs import EFFICIENTNET_LITE0_SPEC, INCEPTION_SPEC, MOBILENET_SPEC, PIXELVAE_SPEC
+from score_vision.weights import cached_checkpoint_missing
 
 TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet-1k, whose terms of access apply"
 
@@ -81,6 +82,7 @@ REGISTRATIONS = (
             source="https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth (torch cache, TORCH_HOME)",
         ),
         default_fps=2.0,
+        unavailable=lambda: cached_checkpoint_missing("https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth"),
     ),
     EncoderRegistration(
         name="inception",
@@ -95,6 +97,8 @@ REGISTRATIONS = (
             source="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth (torch cache, TORCH_HOME)",
         ),
         default_fps=2.0,
+        unavailable=lambda: cached_checkpoint_missing(
+            "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth"),
     ),
     EncoderRegistration(
         name="efficientnet-lite0",
@@ -118,6 +122,7 @@ REGISTRATIONS = (
         weights=WeightsInfo(name="a model file you train (--vision-weights)", license="that of your training data",
                             source="score vision train-pixelvae"),
         default_fps=2.0,
+        unavailable=lambda: "needs weights you train (score vision train-pixelvae, then --vision-weights)",
     ),
 )
 

@@ -6,6 +6,7 @@ initialisation (tests only), anything else is the path of a local ``.pth`` state
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,15 @@ def user_weights(weights: str, subject: str) -> WeightsChoice:
     if not path.is_file():
         raise ScoreError(subject, f"weights file {path} does not exist")
     return WeightsChoice(name=f"file:{path.name}", path=path.resolve())
+
+
+def cached_checkpoint_missing(url: str) -> str | None:
+    """Why ``url``'s file cannot be loaded offline (it is not in torch's hub cache), found without importing
+    torch; None when it is cached."""
+    home = os.environ.get("TORCH_HOME") or str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                                                / "torch")
+    target = Path(home) / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+    return None if target.is_file() else f"weights not downloaded (no {target}); a run with internet fetches them"
 
 
 def torch_cache_checkpoint(url: str, subject: str) -> Path:

@@ -34,6 +34,8 @@ async function loadPlugins() {
   $("weights").hidden = !plugins.allow_local_weights;
   $("installed").textContent = `encoders: ${plugins.encoders.map((e) => e.name).join(", ")} · ` +
     `decoders: ${plugins.decoders.map((d) => d.name).join(", ")}`;
+  $("unavailable").textContent = plugins.unavailable.length ? "not offered here: " +
+    plugins.unavailable.map((p) => `${p.name} (${p.reason})`).join("; ") : "";
 }
 
 function choose(file) {
