@@ -127,6 +127,31 @@ def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: 
     assert two["x"] > one["x"] + one["width"] - 1 and abs(two["y"] - one["y"]) < 5  # side by side
     _shot(page, "studio-two-takes.png")
 
+    # A/B on one transport: switching takes keeps the position, and only one video plays
+    assert page.locator("#compare").is_visible()
+    legend = first.locator(".legend").inner_text()
+    assert "cut" in legend and "bar" in legend
+    page.evaluate("document.querySelector('#ab-video').muted = true")
+    page.click("#compare button[data-side=a]")
+    page.wait_for_function("document.querySelector('#ab-video').readyState >= 1", timeout=10_000)
+    page.evaluate("document.querySelector('#ab-video').play()")
+    page.wait_for_function("document.querySelector('#ab-video').currentTime > 1.0", timeout=30_000)
+    source_a = page.evaluate("document.querySelector('#ab-video').getAttribute('src')")
+    page.click("#compare button[data-side=b]")
+    page.wait_for_function(f"document.querySelector('#ab-video').getAttribute('src') !== '{source_a}'")
+    page.wait_for_function("document.querySelector('#ab-video').currentTime > 1.0 && "
+                           "!document.querySelector('#ab-video').paused", timeout=30_000)
+    assert page.evaluate("[...document.querySelectorAll('.take video')].every((v) => v.paused)")
+    assert page.get_attribute("#compare button[data-side=b]", "aria-pressed") == "true"
+    page.check("#loop")
+    page.fill("#loop-from", "0.5")
+    page.fill("#loop-to", "1.5")
+    page.evaluate("document.querySelector('#ab-video').currentTime = 0.6")
+    page.wait_for_timeout(2500)
+    assert page.evaluate("document.querySelector('#ab-video').currentTime") < 1.9  # the region loops
+    page.evaluate("document.querySelector('#ab-video').pause()")
+    _shot(page, "studio-compare.png")
+
     for output, check in (("midi", _valid_midi), ("video", _valid_mp4)):
         href = second.locator(f"a[data-output={output}]").get_attribute("href")
         answer = page.request.get(studio_url.rstrip("/") + href)

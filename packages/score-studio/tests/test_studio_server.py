@@ -90,6 +90,7 @@ def test_a_take_runs_with_progress_and_its_files_download(studio: TestClient, cl
     timeline = studio.get(f"/api/takes/{state['id']}/files/studio-timeline").json()
     assert timeline["cuts"] == [pytest.approx(2.0, abs=0.3)]
     assert len(timeline["notes"]) == state["figures"]["notes"]
+    assert timeline["bars"] and timeline["bars"][0] == 0.0 and len(timeline["beats"]) >= 2 * len(timeline["bars"])
 
 
 def test_takes_survive_a_restart(tmp_path: Path, light_registry: Registry, clip: Path) -> None:

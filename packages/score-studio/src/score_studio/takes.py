@@ -106,7 +106,9 @@ def _flat(document: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def write_timeline(video: Path, duration: float, score: Any, cuts: list[float], folder: Path) -> dict[str, str]:
-    """Write a thumbnail strip (PNG) and the timeline's data (notes, cuts, visual change) for the page."""
+    """Write a thumbnail strip (PNG) and the timeline's data (notes, cuts, visual change, beats and bars, theme
+    labels) for the page."""
+    from score_core.analysis.tempo import TempoMap
     from score_core.media import FrameReader
 
     reader = FrameReader(video, fps=THUMBNAILS / duration, size=THUMBNAIL_SIZE, resize="crop", batch_size=THUMBNAILS)
@@ -125,6 +127,10 @@ def write_timeline(video: Path, duration: float, score: Any, cuts: list[float], 
         "notes": [
             [n.pitch, round(n.start, 3), round(n.end, 3), int(n.is_drum)] for n in sorted(score.notes, key=_onset)
         ],
+        "beats": [round(float(t), 3) for t in TempoMap.of_score(score).beat_times(duration)],
+        "bars": [round(float(t), 3) for t in TempoMap.of_score(score).bar_times(duration)],
+        "themes": [[round(m.time, 3), m.text.removeprefix("theme ")] for m in score.markers
+                   if m.text.startswith("theme ")],
     }
     (folder / "timeline.json").write_text(json.dumps(data))
     return {"studio-timeline": "timeline.json", "studio-thumbnails": "thumbnails.png"}

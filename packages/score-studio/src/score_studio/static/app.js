@@ -148,6 +148,8 @@ function renderDone(element, heading, state) {
   element.innerHTML = `${heading}` +
     (state.outputs.video ? `<video controls preload="metadata" src="${file(state.outputs.preview ? "preview" : "video")}"></video>` : "") +
     `<canvas width="960" height="300" title="thumbnails, visual change, cuts (red), notes; click to seek"></canvas>` +
+    `<div class="legend"><span class="cut">cut</span><span class="bar">bar</span><span class="note">note</span>` +
+    `<span class="drum">drum</span><span class="change">visual change</span> · letters: themes · click to seek</div>` +
     images.map((name) => `<img class="evaluation" alt="${name}" src="${file(name)}">`).join("") +
     `<div class="figures">${figures}</div><div class="downloads">${downloads}</div>` +
     `<button class="again">New take (next seed)</button>` +
@@ -163,7 +165,7 @@ function renderDone(element, heading, state) {
   });
   element.querySelector(".delete").addEventListener("click", async () => {
     const answer = await fetch(`/api/takes/${state.id}`, { method: "DELETE" });
-    if (answer.ok) element.remove(); else showError((await answer.json()).error);
+    if (answer.ok) { element.remove(); refreshCompare(); } else showError((await answer.json()).error);
   });
   element.querySelector(".again").addEventListener("click", () => {
     const seeds = [...document.querySelectorAll(".take")].map((t) => Number(t.dataset.seed || 0));
@@ -171,6 +173,7 @@ function renderDone(element, heading, state) {
   });
   element.dataset.seed = state.request.seed;
   drawTimeline(element, file);
+  refreshCompare();
 }
 
 async function drawTimeline(element, file) {
@@ -202,8 +205,15 @@ async function drawTimeline(element, file) {
       context.fillStyle = drum ? "#e0b050" : "#8fd18f";
       context.fillRect(x(start), y - 2, Math.max(2, x(end) - x(start)), 4);
     }
+    context.fillStyle = "#3a3f4a";
+    for (const beat of timeline.beats || []) context.fillRect(x(beat), rollTop - 4, 1, 4);
+    context.fillStyle = "#6b7280";
+    for (const bar of timeline.bars || []) context.fillRect(x(bar), rollTop - 8, 1, height - rollTop + 8);
     context.fillStyle = "#ff5050";
     for (const cut of timeline.cuts) context.fillRect(x(cut) - 1, 0, 2, height);
+    context.fillStyle = "#e6e6e6";
+    context.font = "11px system-ui";
+    for (const [time, label] of timeline.themes || []) context.fillText(label, x(time) + 3, rollTop + 10);
     if (video) {
       context.fillStyle = "#ffffff";
       context.fillRect(x(video.currentTime) - 1, 0, 2, height);
@@ -245,6 +255,57 @@ function follow(id, attempt = 0) {
   };
 }
 
+// A/B: one video element plays either take; switching keeps the position and whether it was playing.
+function refreshCompare() {
+  const done = [...document.querySelectorAll('.take[data-status="done"]')];
+  $("compare").hidden = done.length < 2;
+  if (!$("ab-a")) {  // the two take choosers are made here: the form's own selects are the plugins'
+    for (const side of ["a", "b"]) {
+      const label = document.createElement("label");
+      label.append(`${side.toUpperCase()} `, Object.assign(document.createElement("select"), { id: `ab-${side}` }));
+      $("ab-choices").append(label);
+    }
+  }
+  for (const side of ["a", "b"]) {
+    const select = $(`ab-${side}`);
+    const kept = select.value;
+    select.replaceChildren(...done.map((card) => new Option(card.querySelector(".title").textContent, card.dataset.take)));
+    select.value = done.some((c) => c.dataset.take === kept) ? kept : (done[side === "a" ? 0 : 1] || {}).dataset?.take;
+  }
+}
+
+function playSide(side) {
+  const video = $("ab-video");
+  const take = $(`ab-${side}`).value;
+  const card = document.querySelector(`.take[data-take="${take}"]`);
+  if (!card) return;
+  const source = card.querySelector("video").getAttribute("src");
+  const at = video.currentTime, playing = Boolean(video.getAttribute("src")) && !video.paused;
+  for (const other of document.querySelectorAll(".take video")) other.pause();
+  for (const button of document.querySelectorAll("#compare button.side")) {
+    button.setAttribute("aria-pressed", String(button.dataset.side === side));
+  }
+  video.dataset.side = side;
+  if (video.getAttribute("src") === source) return;
+  video.src = source;
+  video.addEventListener("loadedmetadata", () => {
+    video.currentTime = Math.min(at, video.duration || at);
+    if (playing) video.play();
+  }, { once: true });
+}
+
+function wireCompare() {
+  const video = $("ab-video");
+  for (const button of document.querySelectorAll("#compare button.side")) {
+    button.addEventListener("click", () => playSide(button.dataset.side));
+  }
+  video.addEventListener("timeupdate", () => {
+    const from = parseFloat($("loop-from").value), to = parseFloat($("loop-to").value);
+    if ($("loop").checked && to > from && video.currentTime >= to) video.currentTime = from;
+  });
+  video.addEventListener("play", () => { for (const other of document.querySelectorAll(".take video")) other.pause(); });
+}
+
 async function loadTakes() {
   for (const state of await api("/api/takes")) {
     render(state);
@@ -278,4 +339,5 @@ function wire() {
 }
 
 wire();
+wireCompare();
 loadPlugins().then(loadTakes).catch((error) => showError(error.message));
