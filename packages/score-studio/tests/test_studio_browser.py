@@ -220,6 +220,32 @@ def test_an_mpeg4_part2_clip_plays_in_the_page(studio_url: str, page: Any, tmp_p
     assert not errors, errors
 
 
+def test_a_cut_added_on_the_timeline_is_scored_in_the_next_take(studio_url: str, page: Any, tmp_path: Path) -> None:
+    clip = write_test_video(tmp_path / "edit.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
+    page.goto(studio_url)
+    page.select_option("#vision", "color-stats")
+    page.select_option("#music", "arpeggio")
+    page.set_input_files("#video", str(clip))
+    page.click("#score")
+    card = page.locator(".take").last
+    card.locator("video").wait_for(timeout=120_000)
+    field = card.locator("input.cuts")
+    page.wait_for_function("(f) => f.value.length > 0", arg=field.element_handle())
+    assert [round(float(t)) for t in field.input_value().split(",")] == [3]
+    box = card.locator("canvas").bounding_box()
+    card.locator("canvas").click(modifiers=["Shift"], position={"x": box["width"] * 1.5 / 6.0, "y": box["height"] / 2})
+    times = [float(t) for t in field.input_value().split(",")]
+    assert len(times) == 2 and abs(times[0] - 1.5) < 0.2
+    count = page.locator(".take").count()
+    card.locator("button.rescore").click()
+    page.wait_for_function(f"document.querySelectorAll('.take').length > {count}")
+    rescored = page.locator(".take").last
+    rescored.locator("video").wait_for(timeout=120_000)
+    take = rescored.get_attribute("data-take")
+    timeline = page.request.get(f"{studio_url.rstrip('/')}/api/takes/{take}/files/studio-timeline").json()
+    assert [round(t, 1) for t in timeline["cuts"]] == [round(times[0], 1), 3.0]  # scored on the edited cuts
+
+
 def _valid_midi(data: bytes) -> None:
     midi = mido.MidiFile(file=io.BytesIO(data))
     assert any(m.type == "note_on" for track in midi.tracks for m in track)

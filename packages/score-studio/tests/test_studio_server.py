@@ -415,3 +415,15 @@ def test_plugins_that_cannot_run_here_are_listed_apart_with_the_reason(tmp_path:
     assert "musicvae-trio" not in {d["name"] for d in offered["decoders"]}
     everything = catalogue(registry, StudioSettings(work=tmp_path, allow_local_weights=True))
     assert "pixelvae" in {e["name"] for e in everything["encoders"]}
+
+
+def test_cuts_edited_on_the_page_are_the_shots_the_take_is_scored_on(studio: TestClient, clip: Path) -> None:
+    upload = _upload(studio, clip).json()["id"]
+    assert studio.post("/api/takes", json={"upload": upload, **LIGHT, "cuts": ["1"]}).status_code == 400
+    assert studio.post("/api/takes", json={"upload": upload, **LIGHT, "cuts": [-1.0]}).status_code == 400
+    state = _wait(studio, studio.post("/api/takes", json={"upload": upload, **LIGHT, "cuts": [3.0, 1.0]}).json()["id"])
+    assert state["status"] == "done", state["error"]
+    timeline = studio.get(f"/api/takes/{state['id']}/files/studio-timeline").json()
+    assert timeline["cuts"] == [1.0, 3.0]  # the detector's cut at 2 s was moved to 3 s, one at 1 s added
+    sidecar = studio.get(f"/api/takes/{state['id']}/files/sidecar").json()
+    assert sidecar["parameters"]["cuts"] == [1.0, 3.0]  # the run can be reproduced

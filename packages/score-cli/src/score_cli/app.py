@@ -110,6 +110,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         stems=bool(band if stems is None else stems) and "audio" not in skipped,
         form=_form_mode(values.get("form") or "auto"),
         harmony=_harmony_mode(values.get("harmony") or "chords"),
+        cuts=_given_cuts(values.get("cuts"), values.get("video")),
     )
     return choice, options
 
@@ -140,6 +141,19 @@ def _form_mode(value: str) -> str:
     if value not in ("auto", "none"):
         raise ScoreError("--form", f"expected auto or none, got {value!r}")
     return value
+
+
+def _given_cuts(cuts: Any, video: Any) -> tuple[float, ...] | None:
+    """`--cuts FILE` (times, timecodes at the video's frame rate, or an EDL) or a list of seconds, as a tuple."""
+    if cuts is None:
+        return None
+    if isinstance(cuts, list | tuple):
+        return tuple(float(t) for t in cuts)
+    from score_core.analysis.cuts import read_cut_file
+    from score_core.media import probe
+
+    rate = probe(Path(video)).frame_rate if video is not None else 25.0
+    return tuple(read_cut_file(Path(cuts), rate))
 
 
 def _harmony_mode(value: str) -> str:
@@ -231,6 +245,10 @@ def run(
         str, typer.Option(help="chords (default): a held chord under each shot's melody, a new one at every cut "
                           "(--sync cuts); none: the decoder's parts only.")
     ] = "chords",
+    cuts: Annotated[
+        Path | None, typer.Option(help="Shots start at these cuts instead of the detected ones: one time per line "
+                                  "(12.5, 1:02.5 or HH:MM:SS:FF) or a CMX 3600 EDL.")
+    ] = None,
 ) -> None:
     """Score VIDEO: write VIDEO.mid, .wav, .mp4 and .json into the output directory."""
     from score_core.pipeline import Pipeline

@@ -21,6 +21,7 @@ import numpy as np
 
 from score_core.contracts import (
     EncoderSpec,
+    Event,
     EventTrack,
     FeatureTrack,
     LatentSpec,
@@ -120,6 +121,9 @@ class RunOptions:
     form: str = "none"
     """"auto": shots that show the same subject share a theme whose music returns with them (score_core.themes);
     "none": every shot decoded on its own."""
+    cuts: tuple[float, ...] | None = None
+    """Where the shots start (seconds), instead of the detector's cuts and fades (`--cuts FILE`, the studio's
+    cut editor); in-shot events (flashes, motion) are kept away from them."""
     harmony: str = "none"
     """"chords": a held chord under each shot's melody that changes at every cut (score_core.harmony); "none":
     the decoder's parts only."""
@@ -470,6 +474,15 @@ def trim_score(score: Score, duration: float) -> Score:
     )
 
 
+def with_given_cuts(events: EventTrack, cuts: tuple[float, ...], duration: float) -> EventTrack:
+    """``events`` with its shot starts replaced by hard cuts at ``cuts`` (those inside the video); in-shot
+    events closer than half a second to a given cut are dropped (the cut answers them)."""
+    given = sorted({round(float(t), 6) for t in cuts if 0.0 < t < duration})
+    kept = [e for e in events.in_shot if all(abs(e.time - t) >= 0.5 for t in given)]
+    shots = [Event(time=t, strength=1.0, kind="cut") for t in given]
+    return events.model_copy(update={"events": tuple(sorted([*kept, *shots], key=lambda e: e.time))})
+
+
 def with_cut_markers(score: Score, cuts: list[float]) -> Score:
     """The score with a "cut" marker at each detected cut of the video."""
     markers = sorted([*score.markers, *(Marker(time=t, text="cut") for t in cuts)], key=lambda m: (m.time, m.text))
@@ -580,6 +593,8 @@ def _run(
         change, info.duration, luma=pipeline.frame_signals.get("luma"),
         slow_change=pipeline.frame_signals.get("slow-change"), mix_residual=pipeline.frame_signals.get("mix-residual"),
     )
+    if options.cuts is not None:
+        events = with_given_cuts(events, options.cuts, info.duration)
     latents, score = pipeline.compose(features, info.duration, options, events)
     cuts = [event.time for event in events.shot_starts]
     score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)

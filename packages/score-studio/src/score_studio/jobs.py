@@ -69,6 +69,8 @@ class TakeRequest:
     key: str | None = None
     """As `score run --key`: None or "auto" for the key from the picture's colour, "none", or e.g. "D minor"."""
     harmony: str = "chords"
+    cuts: list[float] | None = None
+    """Where the shots start (seconds), as `score run --cuts`: the page's cut editor; None: the detector's."""
     vision_weights: str | None = None
     music_weights: str | None = None
     bridge_weights: str | None = None

@@ -314,6 +314,12 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
         if not low <= value <= high:
             raise Refusal(400, f"{field}: {value} is outside {low:g}..{high:g}")
         body[field] = kind(value)
+    cuts = body.get("cuts")
+    if cuts is not None:
+        if not isinstance(cuts, list) or len(cuts) > 10_000 or not all(
+                isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) and t >= 0 for t in cuts):
+            raise Refusal(400, "cuts: expected a list of times in seconds")
+        body["cuts"] = sorted({round(float(t), 3) for t in cuts})
     for field in ("key", "harmony"):
         if body.get(field) is not None and (not isinstance(body[field], str) or len(body[field]) > 40):
             raise Refusal(400, f"{field}: not a short text")

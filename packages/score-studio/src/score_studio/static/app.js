@@ -97,7 +97,7 @@ function card(id) {
 function describe(request) {
   return `${request.vision} → ${request.music} · seed ${request.seed} · T ${request.temperature} · ` +
     `${request.tempo_bpm ? request.tempo_bpm + " bpm" : "tempo from the cuts"} · key ${request.key || "auto"}` +
-    (request.harmony === "none" ? " · melody only" : "");
+    (request.harmony === "none" ? " · melody only" : "") + (request.cuts ? ` · cuts ${request.cuts.join(", ")}` : "");
 }
 
 function title(state) {
@@ -152,8 +152,16 @@ function renderDone(element, heading, state) {
     `<span class="drum">drum</span><span class="change">visual change</span> · letters: themes · click to seek</div>` +
     images.map((name) => `<img class="evaluation" alt="${name}" src="${file(name)}">`).join("") +
     `<div class="figures">${figures}</div><div class="downloads">${downloads}</div>` +
+    `<div class="cut-editor"><label>cuts (s) <input class="cuts" size="40" ` +
+    `title="edit, add (shift-click the timeline) or delete cut times, then re-score"></label>` +
+    `<button class="rescore">Re-score with these cuts</button></div>` +
     `<button class="again">New take (next seed)</button>` +
     `<button class="rename">Rename</button><button class="delete">Delete take</button>`;
+  element.querySelector(".rescore").addEventListener("click", () => {
+    const cuts = element.querySelector(".cuts").value.split(/[\s,;]+/).filter(Boolean).map(Number);
+    if (cuts.some((t) => !Number.isFinite(t) || t < 0)) { showError("cuts: times in seconds, e.g. 2.5, 4"); return; }
+    submit({ ...state.request, cuts });
+  });
   element.querySelector(".rename").addEventListener("click", async () => {
     const name = window.prompt("Name this take", state.name || "");
     if (!name) return;
@@ -226,9 +234,17 @@ async function drawTimeline(element, file) {
   video.addEventListener("play", loop);
   video.addEventListener("seeked", draw);
   video.addEventListener("timeupdate", draw);
+  const field = element.querySelector(".cuts");
+  if (field && !field.value) field.value = timeline.cuts.join(", ");
   canvas.addEventListener("click", (event) => {
     const rect = canvas.getBoundingClientRect();
-    video.currentTime = ((event.clientX - rect.left) / rect.width) * timeline.duration;
+    const time = ((event.clientX - rect.left) / rect.width) * timeline.duration;
+    if (event.shiftKey && field) {  // add a cut here
+      const times = [...field.value.split(/[\s,;]+/).filter(Boolean).map(Number), Number(time.toFixed(2))];
+      field.value = times.sort((a, b) => a - b).join(", ");
+    } else {
+      video.currentTime = time;
+    }
   });
 }
 
