@@ -209,9 +209,7 @@ def test_an_mpeg4_part2_clip_plays_in_the_page(studio_url: str, page: Any, tmp_p
     page.select_option("#vision", "color-stats")
     page.select_option("#music", "arpeggio")
     page.set_input_files("#video", str(archive))
-    page.click("#score")
-    video = page.locator(".take video").last
-    video.wait_for(timeout=120_000)
+    video = _new_take(page, lambda: page.click("#score")).locator("video")
     assert video.get_attribute("preload") == "metadata"  # a page of takes does not fetch every video
     page.evaluate("(v) => { v.muted = true; v.play(); }", video.element_handle())
     page.wait_for_function("(v) => v.readyState >= 2 && v.videoWidth > 0", arg=video.element_handle(),
@@ -226,9 +224,7 @@ def test_a_cut_added_on_the_timeline_is_scored_in_the_next_take(studio_url: str,
     page.select_option("#vision", "color-stats")
     page.select_option("#music", "arpeggio")
     page.set_input_files("#video", str(clip))
-    page.click("#score")
-    card = page.locator(".take").last
-    card.locator("video").wait_for(timeout=120_000)
+    card = _new_take(page, lambda: page.click("#score"))
     field = card.locator("input.cuts")
     page.wait_for_function("(f) => f.value.length > 0", arg=field.element_handle())
     assert [round(float(t)) for t in field.input_value().split(",")] == [3]
@@ -236,14 +232,44 @@ def test_a_cut_added_on_the_timeline_is_scored_in_the_next_take(studio_url: str,
     card.locator("canvas").click(modifiers=["Shift"], position={"x": box["width"] * 1.5 / 6.0, "y": box["height"] / 2})
     times = [float(t) for t in field.input_value().split(",")]
     assert len(times) == 2 and abs(times[0] - 1.5) < 0.2
-    count = page.locator(".take").count()
-    card.locator("button.rescore").click()
-    page.wait_for_function(f"document.querySelectorAll('.take').length > {count}")
-    rescored = page.locator(".take").last
-    rescored.locator("video").wait_for(timeout=120_000)
+    rescored = _new_take(page, lambda: card.locator("button.rescore").click())
     take = rescored.get_attribute("data-take")
     timeline = page.request.get(f"{studio_url.rstrip('/')}/api/takes/{take}/files/studio-timeline").json()
     assert [round(t, 1) for t in timeline["cuts"]] == [round(times[0], 1), 3.0]  # scored on the edited cuts
+
+
+def test_re_rolling_one_shot_keeps_the_other_shots_music(studio_url: str, page: Any, tmp_path: Path) -> None:
+    clip = write_test_video(tmp_path / "reroll.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
+    page.goto(studio_url)
+    page.select_option("#vision", "color-stats")
+    page.select_option("#music", "arpeggio")
+    page.set_input_files("#video", str(clip))
+    card = _new_take(page, lambda: page.click("#score"))
+    card.locator(".shots button.reroll").nth(1).wait_for()
+    assert card.locator(".shots .shot").count() == 2
+    rerolled = _new_take(page, lambda: card.locator(".shots button.reroll").nth(1).click())  # shot 2 only
+    base = studio_url.rstrip("/")
+
+    def notes(take: str) -> tuple[list, list]:
+        timeline = page.request.get(f"{base}/api/takes/{take}/files/studio-timeline").json()
+        cut = timeline["cuts"][0]
+        return ([n for n in timeline["notes"] if n[1] < cut], [n for n in timeline["notes"] if n[1] >= cut])
+
+    before, after = notes(card.get_attribute("data-take")), notes(rerolled.get_attribute("data-take"))
+    assert after[0] == before[0] and after[1] != before[1]
+    assert "locked 1@" in rerolled.locator("h2").inner_text()
+
+
+def _new_take(page: Any, action: Any) -> Any:
+    """Do ``action`` (which submits a take) and return the new take's card once its video is there."""
+    before = set(page.evaluate("[...document.querySelectorAll('.take')].map((t) => t.dataset.take)"))
+    action()
+    page.wait_for_function(f"document.querySelectorAll('.take').length > {len(before)}", timeout=30_000)
+    after = page.evaluate("[...document.querySelectorAll('.take')].map((t) => t.dataset.take)")
+    take = next(t for t in after if t not in before)
+    card = page.locator(f'.take[data-take="{take}"]')
+    card.locator("video").wait_for(timeout=120_000)
+    return card
 
 
 def _valid_midi(data: bytes) -> None:

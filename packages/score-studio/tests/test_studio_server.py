@@ -427,3 +427,24 @@ def test_cuts_edited_on_the_page_are_the_shots_the_take_is_scored_on(studio: Tes
     assert timeline["cuts"] == [1.0, 3.0]  # the detector's cut at 2 s was moved to 3 s, one at 1 s added
     sidecar = studio.get(f"/api/takes/{state['id']}/files/sidecar").json()
     assert sidecar["parameters"]["cuts"] == [1.0, 3.0]  # the run can be reproduced
+
+
+def test_a_locked_shot_keeps_its_notes_in_the_next_take(studio: TestClient, clip: Path) -> None:
+    from score_core.midi import read_midi
+
+    upload = _upload(studio, clip).json()["id"]
+    assert studio.post("/api/takes", json={"upload": upload, **LIGHT, "locks": [[0]]}).status_code == 400
+    assert studio.post("/api/takes", json={"upload": upload, **LIGHT, "locks": [[-1, 2]]}).status_code == 400
+
+    def shot_notes(state: dict[str, Any]) -> list[list[tuple]]:
+        midi = Path(studio.app.state.workspace.root) / "takes" / state["id"] / state["outputs"]["midi"]
+        cut = next(m.time for m in read_midi(midi).markers if m.text == "cut")
+        notes = sorted((n.start, n.end, n.pitch, n.velocity) for n in read_midi(midi).notes)
+        return [[n for n in notes if n[0] < cut], [n for n in notes if n[0] >= cut]]
+
+    first = _wait(studio, studio.post("/api/takes", json={"upload": upload, **LIGHT, "seed": 3}).json()["id"])
+    locked = _wait(studio, studio.post("/api/takes", json={"upload": upload, **LIGHT, "seed": 4,
+                                                           "locks": [[0, 3]]}).json()["id"])
+    assert first["status"] == locked["status"] == "done", locked["error"]
+    before, after = shot_notes(first), shot_notes(locked)
+    assert after[0] == before[0] and after[1] != before[1]  # shot 1 kept seed 3's notes; shot 2 moved on

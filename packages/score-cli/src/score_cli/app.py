@@ -111,6 +111,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         form=_form_mode(values.get("form") or "auto"),
         harmony=_harmony_mode(values.get("harmony") or "chords"),
         cuts=_given_cuts(values.get("cuts"), values.get("video")),
+        locks=_locks(values.get("lock")),
     )
     return choice, options
 
@@ -154,6 +155,23 @@ def _given_cuts(cuts: Any, video: Any) -> tuple[float, ...] | None:
 
     rate = probe(Path(video)).frame_rate if video is not None else 25.0
     return tuple(read_cut_file(Path(cuts), rate))
+
+
+def _locks(values: Any) -> tuple[tuple[int, int], ...]:
+    """`--lock SHOT=SEED` values (or (shot, seed) pairs) as sorted pairs; a shot locked twice is an error."""
+    pairs: dict[int, int] = {}
+    for value in values or ():
+        if isinstance(value, list | tuple):
+            shot, seed = int(value[0]), int(value[1])
+        else:
+            shot_text, _, seed_text = str(value).partition("=")
+            if not shot_text.strip().isdigit() or not seed_text.strip().lstrip("-").isdigit():
+                raise ScoreError(f"--lock {value}", "expected SHOT=SEED, e.g. 2=7 (shot 0 is the first)")
+            shot, seed = int(shot_text), int(seed_text)
+        if shot in pairs:
+            raise ScoreError(f"--lock {shot}", "this shot is locked twice")
+        pairs[shot] = seed
+    return tuple(sorted(pairs.items()))
 
 
 def _harmony_mode(value: str) -> str:
@@ -245,6 +263,10 @@ def run(
         str, typer.Option(help="chords (default): a held chord under each shot's melody, a new one at every cut "
                           "(--sync cuts); none: the decoder's parts only.")
     ] = "chords",
+    lock: Annotated[
+        list[str] | None, typer.Option(help="SHOT=SEED (repeatable): shot SHOT (0 = the first) keeps the music "
+                                       "seed SEED gives it, whatever --seed says.")
+    ] = None,
     cuts: Annotated[
         Path | None, typer.Option(help="Shots start at these cuts instead of the detected ones: one time per line "
                                   "(12.5, 1:02.5 or HH:MM:SS:FF) or a CMX 3600 EDL.")

@@ -124,6 +124,9 @@ class RunOptions:
     cuts: tuple[float, ...] | None = None
     """Where the shots start (seconds), instead of the detector's cuts and fades (`--cuts FILE`, the studio's
     cut editor); in-shot events (flashes, motion) are kept away from them."""
+    locks: tuple[tuple[int, int], ...] = ()
+    """(shot, seed) pairs: shot number ``shot`` (0 = the first) keeps the music the run with ``seed`` gives it
+    (`--lock SHOT=SEED`, the studio's lock and re-roll), note for note, whatever this run's own seed."""
     harmony: str = "none"
     """"chords": a held chord under each shot's melody that changes at every cut (score_core.harmony); "none":
     the decoder's parts only."""
@@ -474,6 +477,28 @@ def trim_score(score: Score, duration: float) -> Score:
     )
 
 
+def with_locked_shots(
+    pipeline: Pipeline, features: FeatureTrack, duration: float, options: RunOptions, events: EventTrack,
+    score: Score,
+) -> Score:
+    """``score`` with each locked shot's notes replaced by those the run with the lock's seed gives that shot
+    (the same picture composed again with that seed: composing is deterministic, so the notes are identical)."""
+    starts = sorted(m.time for m in score.cues if m.text.startswith(("cut ", "fade ")))
+    bounds = [0.0, *starts, math.inf]
+    shots = len(bounds) - 1
+    for shot, _ in options.locks:
+        if not 0 <= shot < shots:
+            raise ScoreError(f"--lock {shot}", f"no such shot: this video has shots 0 to {shots - 1}")
+    notes = list(score.notes)
+    for seed in sorted({seed for _, seed in options.locks}):
+        _, other = pipeline.compose(features, duration, replace(options, seed=seed, locks=()), events)
+        for shot in sorted({shot for shot, s in options.locks if s == seed}):
+            low, high = bounds[shot], bounds[shot + 1]
+            notes = [n for n in notes if not low - 1e-6 <= n.start < high - 1e-6]
+            notes += [n for n in other.notes if low - 1e-6 <= n.start < high - 1e-6]
+    return score.model_copy(update={"notes": tuple(sorted(notes, key=lambda n: (n.start, n.pitch, n.part)))})
+
+
 def with_given_cuts(events: EventTrack, cuts: tuple[float, ...], duration: float) -> EventTrack:
     """``events`` with its shot starts replaced by hard cuts at ``cuts`` (those inside the video); in-shot
     events closer than half a second to a given cut are dropped (the cut answers them)."""
@@ -596,6 +621,8 @@ def _run(
     if options.cuts is not None:
         events = with_given_cuts(events, options.cuts, info.duration)
     latents, score = pipeline.compose(features, info.duration, options, events)
+    if options.locks:
+        score = with_locked_shots(pipeline, features, info.duration, options, events, score)
     cuts = [event.time for event in events.shot_starts]
     score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]

@@ -70,6 +70,8 @@ class TakeRequest:
     """As `score run --key`: None or "auto" for the key from the picture's colour, "none", or e.g. "D minor"."""
     harmony: str = "chords"
     cuts: list[float] | None = None
+    locks: list[list[int]] | None = None
+    """[shot, seed] pairs, as `score run --lock SHOT=SEED`: the page's lock and re-roll."""
     """Where the shots start (seconds), as `score run --cuts`: the page's cut editor; None: the detector's."""
     vision_weights: str | None = None
     music_weights: str | None = None

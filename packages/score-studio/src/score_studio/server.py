@@ -320,6 +320,14 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
                 isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) and t >= 0 for t in cuts):
             raise Refusal(400, "cuts: expected a list of times in seconds")
         body["cuts"] = sorted({round(float(t), 3) for t in cuts})
+    locks = body.get("locks")
+    if locks is not None:
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
+
+        if not isinstance(locks, list) or len(locks) > 10_000 or not all(
+                isinstance(p, list) and len(p) == 2 and whole(p[0]) and p[0] >= 0 and whole(p[1]) for p in locks):
+            raise Refusal(400, "locks: expected a list of [shot, seed] pairs")
     for field in ("key", "harmony"):
         if body.get(field) is not None and (not isinstance(body[field], str) or len(body[field]) > 40):
             raise Refusal(400, f"{field}: not a short text")

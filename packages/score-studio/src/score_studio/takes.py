@@ -76,7 +76,7 @@ def take_settings(registry: Registry, request: TakeRequest) -> tuple[Any, Any]:
         vision=request.vision, music=request.music, bridge=request.bridge, seed=request.seed,
         temperature=request.temperature, tempo=request.tempo_bpm, vision_weights=request.vision_weights,
         music_weights=request.music_weights, bridge_weights=request.bridge_weights, overwrite=True,
-        key=request.key, harmony=request.harmony, cuts=request.cuts,
+        key=request.key, harmony=request.harmony, cuts=request.cuts, lock=request.locks,
     )
     if request.fps is not None:
         values["fps"] = request.fps

@@ -97,7 +97,8 @@ function card(id) {
 function describe(request) {
   return `${request.vision} → ${request.music} · seed ${request.seed} · T ${request.temperature} · ` +
     `${request.tempo_bpm ? request.tempo_bpm + " bpm" : "tempo from the cuts"} · key ${request.key || "auto"}` +
-    (request.harmony === "none" ? " · melody only" : "") + (request.cuts ? ` · cuts ${request.cuts.join(", ")}` : "");
+    (request.harmony === "none" ? " · melody only" : "") + (request.cuts ? ` · cuts ${request.cuts.join(", ")}` : "") +
+    (request.locks && request.locks.length ? ` · locked ${request.locks.map(([s, seed]) => `${s + 1}@${seed}`).join(" ")}` : "");
 }
 
 function title(state) {
@@ -155,6 +156,7 @@ function renderDone(element, heading, state) {
     `<div class="cut-editor"><label>cuts (s) <input class="cuts" size="40" ` +
     `title="edit, add (shift-click the timeline) or delete cut times, then re-score"></label>` +
     `<button class="rescore">Re-score with these cuts</button></div>` +
+    `<div class="shots" aria-label="each shot's music"></div>` +
     `<button class="again">New take (next seed)</button>` +
     `<button class="rename">Rename</button><button class="delete">Delete take</button>`;
   element.querySelector(".rescore").addEventListener("click", () => {
@@ -175,10 +177,32 @@ function renderDone(element, heading, state) {
     const answer = await fetch(`/api/takes/${state.id}`, { method: "DELETE" });
     if (answer.ok) { element.remove(); refreshCompare(); } else showError((await answer.json()).error);
   });
+  const nextSeed = () => Math.max(state.request.seed,
+    ...[...document.querySelectorAll(".take")].map((t) => Number(t.dataset.seed || 0))) + 1;
+  const seedOf = (shot) => {  // the seed whose music this take plays in that shot
+    const lock = (state.request.locks || []).find(([s]) => s === shot);
+    return lock ? lock[1] : state.request.seed;
+  };
   element.querySelector(".again").addEventListener("click", () => {
-    const seeds = [...document.querySelectorAll(".take")].map((t) => Number(t.dataset.seed || 0));
-    submit({ ...state.request, seed: Math.max(state.request.seed, ...seeds) + 1 });
+    const locks = [...element.querySelectorAll(".shots input.lock:checked")]
+      .map((box) => [Number(box.dataset.shot), seedOf(Number(box.dataset.shot))]);
+    submit({ ...state.request, seed: nextSeed(), locks: locks.length ? locks : null });
   });
+  element.shotControls = (count) => {
+    const shots = element.querySelector(".shots");
+    shots.replaceChildren(...Array.from({ length: count }, (_, shot) => {
+      const group = document.createElement("span");
+      group.className = "shot";
+      group.innerHTML = `<label>shot ${shot + 1} lock <input type="checkbox" class="lock" data-shot="${shot}"></label>` +
+        `<button class="reroll" data-shot="${shot}">re-roll</button>`;
+      group.querySelector(".reroll").addEventListener("click", () => {
+        const locks = Array.from({ length: count }, (_, other) => other).filter((other) => other !== shot)
+          .map((other) => [other, seedOf(other)]);
+        submit({ ...state.request, seed: nextSeed(), locks });
+      });
+      return group;
+    }));
+  };
   element.dataset.seed = state.request.seed;
   drawTimeline(element, file);
   refreshCompare();
@@ -234,6 +258,7 @@ async function drawTimeline(element, file) {
   video.addEventListener("play", loop);
   video.addEventListener("seeked", draw);
   video.addEventListener("timeupdate", draw);
+  if (element.shotControls) element.shotControls(timeline.cuts.length + 1);
   const field = element.querySelector(".cuts");
   if (field && !field.value) field.value = timeline.cuts.join(", ");
   canvas.addEventListener("click", (event) => {
