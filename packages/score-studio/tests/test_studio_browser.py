@@ -260,6 +260,22 @@ def test_re_rolling_one_shot_keeps_the_other_shots_music(studio_url: str, page: 
     assert "locked 1@" in rerolled.locator("h2").inner_text()
 
 
+def test_one_click_scores_several_variations(studio_url: str, page: Any, tmp_path: Path) -> None:
+    clip = write_test_video(tmp_path / "three.mp4", duration=4.5, cuts=(2.0,), size=(72, 128))
+    page.goto(studio_url)
+    page.select_option("#vision", "color-stats")
+    page.select_option("#music", "arpeggio")
+    page.fill("#seed", "20")
+    page.fill("#variations", "3")
+    page.set_input_files("#video", str(clip))
+    before = page.locator(".take").count()
+    page.click("#score")
+    page.wait_for_function(f"document.querySelectorAll('.take').length === {before + 3}", timeout=30_000)
+    seeds = page.evaluate("[...document.querySelectorAll('.take')].slice(-3).map((t) => t.querySelector('h2')"
+                          ".textContent.match(/seed (\\d+)/)[1])")
+    assert seeds == ["20", "21", "22"]
+
+
 def _new_take(page: Any, action: Any) -> Any:
     """Do ``action`` (which submits a take) and return the new take's card once its video is there."""
     before = set(page.evaluate("[...document.querySelectorAll('.take')].map((t) => t.dataset.take)"))

@@ -370,7 +370,9 @@ function wire() {
     $("score").disabled = true;
     try {
       const upload = await uploadChosen();
-      await submit(formRequest(upload));
+      const request = formRequest(upload);
+      const variations = Math.min(8, Math.max(1, parseInt($("variations").value, 10) || 1));
+      for (let k = 0; k < variations; k++) await submit({ ...request, seed: request.seed + k });
     } catch (error) {
       showError(error.message);
     } finally {
