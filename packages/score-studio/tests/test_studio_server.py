@@ -448,3 +448,16 @@ def test_a_locked_shot_keeps_its_notes_in_the_next_take(studio: TestClient, clip
     assert first["status"] == locked["status"] == "done", locked["error"]
     before, after = shot_notes(first), shot_notes(locked)
     assert after[0] == before[0] and after[1] != before[1]  # shot 1 kept seed 3's notes; shot 2 moved on
+
+
+def test_programs_are_score_runs_with_its_refusals(studio: TestClient, clip: Path) -> None:
+    from score_core.midi import read_midi
+
+    upload = _upload(studio, clip).json()["id"]
+    bad = studio.post("/api/takes", json={"upload": upload, **LIGHT, "programs": "harmony=300"})
+    assert bad.status_code == 400 and "--programs" in bad.json()["error"]
+    state = _wait(studio, studio.post("/api/takes", json={"upload": upload, **LIGHT,
+                                                          "programs": "harmony=89"}).json()["id"])
+    assert state["status"] == "done", state["error"]
+    midi = Path(studio.app.state.workspace.root) / "takes" / state["id"] / state["outputs"]["midi"]
+    assert {n.program for n in read_midi(midi).notes if not n.is_drum} >= {89}

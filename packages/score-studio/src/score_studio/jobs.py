@@ -69,6 +69,8 @@ class TakeRequest:
     key: str | None = None
     """As `score run --key`: None or "auto" for the key from the picture's colour, "none", or e.g. "D minor"."""
     harmony: str = "chords"
+    programs: str | None = None
+    """As `score run --programs`: "melody=73,bass=33" (a band's parts, and "harmony" for the chords)."""
     cuts: list[float] | None = None
     locks: list[list[int]] | None = None
     """[shot, seed] pairs, as `score run --lock SHOT=SEED`: the page's lock and re-roll."""

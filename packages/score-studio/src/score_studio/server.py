@@ -328,8 +328,8 @@ def _take_request(body: Any, registry: Registry, workspace: Workspace, settings:
         if not isinstance(locks, list) or len(locks) > 10_000 or not all(
                 isinstance(p, list) and len(p) == 2 and whole(p[0]) and p[0] >= 0 and whole(p[1]) for p in locks):
             raise Refusal(400, "locks: expected a list of [shot, seed] pairs")
-    for field in ("key", "harmony"):
-        if body.get(field) is not None and (not isinstance(body[field], str) or len(body[field]) > 40):
+    for field in ("key", "harmony", "programs"):
+        if body.get(field) is not None and (not isinstance(body[field], str) or len(body[field]) > 200):
             raise Refusal(400, f"{field}: not a short text")
     take = TakeRequest(**body)
     try:  # the same validation as `score run`, before the take queues

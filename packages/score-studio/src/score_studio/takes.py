@@ -77,6 +77,7 @@ def take_settings(registry: Registry, request: TakeRequest) -> tuple[Any, Any]:
         temperature=request.temperature, tempo=request.tempo_bpm, vision_weights=request.vision_weights,
         music_weights=request.music_weights, bridge_weights=request.bridge_weights, overwrite=True,
         key=request.key, harmony=request.harmony, cuts=request.cuts, lock=request.locks,
+        programs=request.programs,
     )
     if request.fps is not None:
         values["fps"] = request.fps

@@ -63,6 +63,7 @@ function formRequest(upload) {
   };
   if ($("fps").value) request.fps = parseFloat($("fps").value);
   if ($("key").value.trim()) request.key = $("key").value.trim();
+  if ($("programs").value.trim()) request.programs = $("programs").value.trim();
   request.harmony = $("chords").checked ? "chords" : "none";
   if (!$("weights").hidden) {
     for (const field of ["vision_weights", "music_weights"]) if ($(field).value) request[field] = $(field).value;
