@@ -218,13 +218,18 @@ def test_an_mpeg4_part2_clip_plays_in_the_page(studio_url: str, page: Any, tmp_p
     assert not errors, errors
 
 
-def test_a_cut_added_on_the_timeline_is_scored_in_the_next_take(studio_url: str, page: Any, tmp_path: Path) -> None:
-    clip = write_test_video(tmp_path / "edit.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
+def _scored_clip(page: Any, studio_url: str, clip: Path) -> Any:
+    """Open the page, score ``clip`` with the light plugins and return the new take's card."""
     page.goto(studio_url)
     page.select_option("#vision", "color-stats")
     page.select_option("#music", "arpeggio")
     page.set_input_files("#video", str(clip))
-    card = _new_take(page, lambda: page.click("#score"))
+    return _new_take(page, lambda: page.click("#score"))
+
+
+def test_a_cut_added_on_the_timeline_is_scored_in_the_next_take(studio_url: str, page: Any, tmp_path: Path) -> None:
+    clip = write_test_video(tmp_path / "edit.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
+    card = _scored_clip(page, studio_url, clip)
     field = card.locator("input.cuts")
     page.wait_for_function("(f) => f.value.length > 0", arg=field.element_handle())
     assert [round(float(t)) for t in field.input_value().split(",")] == [3]
@@ -240,11 +245,7 @@ def test_a_cut_added_on_the_timeline_is_scored_in_the_next_take(studio_url: str,
 
 def test_re_rolling_one_shot_keeps_the_other_shots_music(studio_url: str, page: Any, tmp_path: Path) -> None:
     clip = write_test_video(tmp_path / "reroll.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
-    page.goto(studio_url)
-    page.select_option("#vision", "color-stats")
-    page.select_option("#music", "arpeggio")
-    page.set_input_files("#video", str(clip))
-    card = _new_take(page, lambda: page.click("#score"))
+    card = _scored_clip(page, studio_url, clip)
     card.locator(".shots button.reroll").nth(1).wait_for()
     assert card.locator(".shots .shot").count() == 2
     rerolled = _new_take(page, lambda: card.locator(".shots button.reroll").nth(1).click())  # shot 2 only

@@ -97,12 +97,7 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         return JSONResponse(description, status_code=201)
 
     async def submit(request: Request) -> Response:
-        _same_origin(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise Refusal(400, "request: the body is not JSON") from None
-        take = _take_request(body, registry, workspace, settings)
+        take = _take_request(await _json_body(request), registry, workspace, settings)
         return JSONResponse(jobs.submit(take), status_code=202)
 
     async def list_takes(request: Request) -> Response:
@@ -127,11 +122,7 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         return JSONResponse(jobs.cancel(request.path_params["take"]))
 
     async def rename_take(request: Request) -> Response:
-        _same_origin(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise Refusal(400, "request: the body is not JSON") from None
+        body = await _json_body(request)
         if not isinstance(body, dict) or set(body) != {"name"}:
             raise Refusal(400, 'request: expected {"name": "..."}')
         return JSONResponse(jobs.rename(request.path_params["take"], body["name"]))
@@ -219,6 +210,15 @@ def catalogue(registry: Registry, settings: StudioSettings) -> dict[str, Any]:
         "allow_local_weights": settings.allow_local_weights,
         "max_upload_bytes": settings.max_upload_bytes,
     }
+
+
+async def _json_body(request: Request) -> Any:
+    """The JSON body of a state-changing request from this page (another site's is refused)."""
+    _same_origin(request)
+    try:
+        return await request.json()
+    except ValueError:
+        raise Refusal(400, "request: the body is not JSON") from None
 
 
 def _unusable(registration: Any) -> str | None:
