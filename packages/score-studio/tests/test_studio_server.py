@@ -461,3 +461,21 @@ def test_programs_are_score_runs_with_its_refusals(studio: TestClient, clip: Pat
     assert state["status"] == "done", state["error"]
     midi = Path(studio.app.state.workspace.root) / "takes" / state["id"] / state["outputs"]["midi"]
     assert {n.program for n in read_midi(midi).notes if not n.is_drum} >= {89}
+
+
+def test_a_band_take_has_its_stems_as_one_zip(tmp_path: Path, clip: Path) -> None:
+    pytest.importorskip("score_music", reason="the band decoder is in score-music (full install)")
+    import zipfile
+
+    from score_core.registry import default_registry
+
+    with _client(tmp_path / "work", default_registry()) as client:
+        upload = _upload(client, clip).json()["id"]
+        state = _wait(client, client.post("/api/takes", json={"upload": upload, "vision": "color-stats",
+                                                              "music": "band"}).json()["id"])
+        assert state["status"] == "done", state["error"]
+        answer = client.get(f"/api/takes/{state['id']}/files/stems")
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+        assert "clip-take1-0.stems.zip" in answer.headers["content-disposition"]
+        names = zipfile.ZipFile(io.BytesIO(answer.content)).namelist()
+        assert {"melody", "bass", "drums"} <= {Path(n).stem.split(".")[-1] for n in names}, names

@@ -119,9 +119,24 @@ class Workspace:
         if not name:
             raise ScoreError(f"take {take_id}", f"has no output '{output[:40]}'")
         path = self.inside(self.take_dir(take_id) / name)
+        if path.is_dir():  # a folder output (the band's stems) is served as one ZIP, made once
+            return self.zipped(path)
         if not path.is_file():
             raise ScoreError(f"take {take_id}", f"output '{output}' is missing")
         return path
+
+    def zipped(self, folder: Path) -> Path:
+        """``folder``'s files in ``folder``.zip beside it (stored, not compressed: WAVs barely shrink)."""
+        import zipfile
+
+        target = folder.with_name(folder.name + ".zip")
+        if not target.is_file():
+            partial = target.with_name(target.name + ".partial")
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+                for file in sorted(p for p in folder.iterdir() if p.is_file()):
+                    archive.write(file, file.name)
+            partial.replace(target)
+        return target
 
     def read_take(self, take_id: str) -> dict[str, Any]:
         record = self.take_dir(take_id) / "job.json"

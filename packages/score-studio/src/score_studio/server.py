@@ -41,7 +41,7 @@ from score_studio.takes import take_settings
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 WEIGHT_FIELDS = ("vision_weights", "music_weights", "bridge_weights")
 MEDIA_TYPES = {".mid": "audio/midi", ".wav": "audio/wav", ".mp4": "video/mp4", ".json": "application/json",
-               ".png": "image/png"}
+               ".png": "image/png", ".zip": "application/zip"}
 
 
 class Refusal(Exception):
@@ -138,7 +138,8 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
         path = workspace.file_of_take(take_id, output)
         state = jobs.state(take_id)
         original = Path(workspace.upload(state["request"]["upload"])["name"]).stem
-        filename = f"{original}-take{state['take']}-{state['request']['seed']}{path.suffix}"
+        suffix = ".stems.zip" if output == "stems" else path.suffix
+        filename = f"{original}-take{state['take']}-{state['request']['seed']}{suffix}"
         return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
                             filename=filename, content_disposition_type="inline")
 

@@ -145,7 +145,7 @@ function renderDone(element, heading, state) {
   const images = outputs.filter((name) => !HIDDEN_OUTPUTS.has(name) && state.outputs[name].endsWith(".png"));
   const figures = Object.entries(state.figures).map(([k, v]) => `<span>${k}: <b>${rounded(v)}</b></span>`).join("");
   const downloads = outputs.filter((name) => !HIDDEN_OUTPUTS.has(name))
-    .map((name) => `<a href="${file(name)}" download data-output="${name}">${name} (${state.outputs[name].split(".").pop()})</a>`)
+    .map((name) => `<a href="${file(name)}" download data-output="${name}">${name} (${name === "stems" ? "zip" : state.outputs[name].split(".").pop()})</a>`)
     .join("");
   element.innerHTML = `${heading}` +
     (state.outputs.video ? `<video controls preload="metadata" src="${file(state.outputs.preview ? "preview" : "video")}"></video>` : "") +
