@@ -97,7 +97,7 @@ def live(
     from score_core.midi import score_to_midi_bytes
     from score_core.pipeline import Pipeline, StageChoice
     from score_core.registry import default_registry
-    from score_studio.live import LiveEngine, LiveOptions, open_port, open_source
+    from score_studio.live import LiveEngine, LiveOptions, close_port, open_port, open_source
 
     if record is not None and record.exists() and not overwrite:
         raise ScoreError(str(record), "already exists; pass --overwrite to replace it")
@@ -121,7 +121,7 @@ def live(
             engine.stop.set()
             report = engine.report
     finally:
-        port.close()
+        close_port(port)
         container.close()
     if record is not None:
         atomic_write_bytes(record, score_to_midi_bytes(engine.recording()))

@@ -460,6 +460,17 @@ def _bridge_for(pipeline: Pipeline, spec: LatentSpec, seed: int) -> Callable[[np
     return fitted
 
 
+PORT_DRAIN_SECONDS = 0.3
+"""How long a port stays open after the last message: JACK sends MIDI in its next process cycles, and a port
+closed at once can drop what is still queued (the closing note-offs and All Notes Off, on a busy machine)."""
+
+
+def close_port(port: Any) -> None:
+    """Close ``port`` once what was sent through it has had time to leave."""
+    time.sleep(PORT_DRAIN_SECONDS)
+    port.close()
+
+
 def open_port(name: str, virtual: bool, api: str | None) -> Any:
     """A mido output port through python-rtmidi: ALSA when /dev/snd/seq exists, else JACK (or ``api``)."""
     import mido
