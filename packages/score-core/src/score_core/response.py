@@ -276,8 +276,7 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
     first_move: dict[int, int] = {}
     centres = _shot_centres(notes, shot_of, shots)
     previous: tuple[float, int] | None = None  # (centre, last pitch) of the last shot with notes
-    for shot in range(shots):
-        members = sorted((n for n in notes if shot_of[id(n)] == shot), key=lambda n: (n.start, -n.pitch))
+    for shot, members in enumerate(_by_shot(notes, shot_of, shots)):
         if not members:
             continue
         weights = np.array([n.end - n.start for n in members])
@@ -331,14 +330,18 @@ def best_major_key(pitches: np.ndarray, weights: np.ndarray) -> int:
     return int(np.argmax([classes[(scale + tonic) % 12].sum() for tonic in range(12)]))
 
 
+def _by_shot(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[list[Note]]:
+    """Each shot's notes, in onset order (the higher first at one onset)."""
+    groups: list[list[Note]] = [[] for _ in range(shots)]
+    for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
+        groups[shot_of[id(note)]].append(note)
+    return groups
+
+
 def _shot_centres(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[float]:
     """Duration-weighted mean pitch of each shot's notes (60 for a shot without notes)."""
-    centres = []
-    for shot in range(shots):
-        members = [n for n in notes if shot_of[id(n)] == shot]
-        weights = [n.end - n.start for n in members]
-        centres.append(float(np.average([n.pitch for n in members], weights=weights)) if members else 60.0)
-    return centres
+    return [float(np.average([n.pitch for n in members], weights=[n.end - n.start for n in members]))
+            if members else 60.0 for members in _by_shot(notes, shot_of, shots)]
 
 
 def _fold(pitch: int, centre: float) -> int:
