@@ -59,10 +59,11 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 
 def write_montage(clips: list[Path], target: Path, seconds_each: float = 5.0,
-                  at_least: float = 120.0) -> tuple[Path, list[tuple[float, float, str]]]:
+                  at_least: float = 120.0, order_seed: int = 0) -> tuple[Path, list[tuple[float, float, str]]]:
     """Up to ``seconds_each`` of every clip (resized to 320x180) one after another, round after round (each
     round in another order, never the same clip twice in a row) until the montage is ``at_least`` seconds and
-    every clip has appeared twice: one H.264 file and its spans (start, end, source clip name)."""
+    every clip has appeared twice: one H.264 file and its spans (start, end, source clip name). The first
+    round plays the clips in name order for ``order_seed`` 0, shuffled by it otherwise."""
     import random
 
     import av
@@ -72,7 +73,9 @@ def write_montage(clips: list[Path], target: Path, seconds_each: float = 5.0,
 
     spans: list[tuple[float, float, str]] = []
     order = list(clips)
-    shuffler = random.Random(0)
+    shuffler = random.Random(order_seed)
+    if order_seed:
+        shuffler.shuffle(order)
     with av.open(str(target), mode="w") as container:
         stream = container.add_stream("libx264", rate=MONTAGE_FPS)
         stream.height, stream.width = MONTAGE_SIZE

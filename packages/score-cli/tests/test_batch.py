@@ -213,6 +213,29 @@ def test_archive_bridge_is_fitted_once_and_used_by_every_item(tmp_path, capsys):
     assert code == 0 and not any(row["ran"] for row in again.values())
 
 
+def test_an_archive_bridge_comes_with_a_theme_book_so_a_subject_keeps_its_theme_across_items(tmp_path, capsys):
+    from score_core.midi import read_midi
+
+    source = tmp_path / "archive"
+    source.mkdir()
+    write_test_video(source / "a.mp4", duration=12.0, cuts=(4.0, 8.0), looks=(0, 1, 2))
+    write_test_video(source / "b.mp4", duration=12.0, cuts=(4.0, 8.0), looks=(3, 0, 5))
+    out = tmp_path / "out"
+    code, rows = _batch(capsys, source, "-o", out, "--workers", "2", "--no-audio", "--bridge-fit-sample", "2")
+    assert code == 0
+    books = list((out / "themes").glob("*"))
+    assert len(books) == 1
+    letters = {}
+    for item in rows:
+        assert json.loads((out / item / f"{item}.json").read_text())["parameters"]["theme_book"] == str(books[0])
+        letters[item] = {round(m.time): m.text for m in read_midi(out / item / f"{item}.mid").markers
+                         if m.text.startswith("theme")}
+    assert letters["a"][0] == letters["b"][4] == "theme A"
+    code, rows = _batch(capsys, source, "-o", tmp_path / "none", "--workers", "1", "--no-audio",
+                        "--bridge-fit-sample", "2", "--form", "none")
+    assert code == 0 and not (tmp_path / "none" / "themes").exists()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="fcntl locking is tested on Linux")
 def test_a_second_batch_into_the_same_folder_is_refused(tmp_path, capsys):
     import fcntl

@@ -112,6 +112,7 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         harmony=_harmony_mode(values.get("harmony") or "chords"),
         cuts=_given_cuts(values.get("cuts"), values.get("video")),
         locks=_locks(values.get("lock")),
+        theme_book=values.get("theme_book"),
     )
     return choice, options
 
@@ -266,6 +267,10 @@ def run(
     lock: Annotated[
         list[str] | None, typer.Option(help="SHOT=SEED (repeatable): shot SHOT (0 = the first) keeps the music "
                                        "seed SEED gives it, whatever --seed says.")
+    ] = None,
+    theme_book: Annotated[
+        str | None, typer.Option(help="Themes shared across videos (`score bridge fit --theme-book`, with its "
+                                 "--bridge-weights): a subject in the book gets its book theme in every video.")
     ] = None,
     cuts: Annotated[
         Path | None, typer.Option(help="Shots start at these cuts instead of the detected ones: one time per line "

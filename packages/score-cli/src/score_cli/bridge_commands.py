@@ -26,6 +26,10 @@ def fit(
         str | None, typer.Option(help="Fit on features of this earlier encoder layer (as `score run --layer`).")
     ] = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="Frames sampled per second.")] = None,
+    theme_book: Annotated[
+        Path | None, typer.Option(help="Also group the videos' shots into themes and save them here, for `score run "
+                                  "--theme-book` (a subject gets the same theme in every video scored with both).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
     """Fit a bridge (PCA whitening by default) on every video in FOLDER and save it for `score run
@@ -40,8 +44,16 @@ def fit(
         raise ScoreError(str(folder), f"holds no videos ({', '.join(VIDEO_SUFFIXES)})")
     if output.is_dir():
         raise ScoreError(str(output), "is a directory; give the bridge a file name, such as bridge.npz")
-    if output.exists() and not overwrite:
-        raise ScoreError(str(output), "already exists; pass --overwrite to replace it")
+    for target in (output, theme_book):
+        if target is not None and target.is_dir():
+            raise ScoreError(str(target), "is a directory; give it a file name, such as bridge.npz")
+        if target is not None and target.exists() and not overwrite:
+            raise ScoreError(str(target), "already exists; pass --overwrite to replace it")
+    if theme_book is not None and theme_book.resolve() == output.resolve():
+        raise ScoreError(str(theme_book), "is the bridge's own file; give the theme book another name")
     summary = fit_corpus_bridge(default_registry(), videos, output, vision=vision, music=music,
-                                vision_weights=vision_weights, fps=fps, layer=layer, bridge=bridge)
+                                vision_weights=vision_weights, fps=fps, layer=layer, bridge=bridge,
+                                theme_book=theme_book)
     typer.echo(f"{output}: fitted on {summary.frames} frames of {summary.videos} videos")
+    if theme_book is not None:
+        typer.echo(f"{theme_book}: {summary.themes} themes")

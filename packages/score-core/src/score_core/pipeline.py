@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from score_core.registrations import (
     parse_options,
 )
 from score_core.registry import Registry
+
+if TYPE_CHECKING:
+    from score_core.theme_book import ThemeBook
 
 MAX_FRAME_SIDE = 8192
 """Largest width or height accepted: 8K UHD fits; beyond it one decoded frame alone takes hundreds of MB."""
@@ -131,6 +134,10 @@ class RunOptions:
     """"chords": a held chord under each shot's melody that changes at every cut (score_core.harmony); "none":
     the decoder's parts only."""
 
+    theme_book: str | None = None
+    """A theme book (`score bridge fit --theme-book`): shots showing one of its subjects play that subject's
+    theme, the same in every video scored with it (score_core.theme_book); needs form "auto" and the book's bridge."""
+
     def __post_init__(self) -> None:
         for option in fields(self):
             value = getattr(self, option.name)
@@ -184,6 +191,7 @@ class Pipeline:
         self._encoder: VisionEncoder | None = None
         self._decoder: MusicDecoder | None = None
         self.frame_signals: dict[str, SignalTrack] = {}
+        self._theme_books: dict[str, ThemeBook] = {}
         """Per-frame signals (visual change, luma, slow change) of the last video encoded."""
         self._check_bridge_fit()
         self.colour_sum = np.zeros(3)
@@ -362,7 +370,12 @@ class Pipeline:
             from score_core.themes import shot_themes, themed_latents
 
             themes = shot_themes(features, phrase_starts)
-            latents = themed_latents(latents, themes)
+            fixed = None
+            if options.theme_book is not None:
+                from score_core.themes import shot_means
+
+                themes, fixed = self.theme_book(options.theme_book).link(shot_means(features, phrase_starts), themes)
+            latents = themed_latents(latents, themes, fixed)
         score = self._decode(latents, options)
         accents = [float(plan.step_times[s]) for s in latents.accent_steps]
         levels = response.shot_levels(self.frame_signals.get("luma"), phrase_starts, len(phrase_starts) + 1)
@@ -389,6 +402,19 @@ class Pipeline:
             }
         )
         return latents, trim_score(score, duration)
+
+    def theme_book(self, path: str) -> ThemeBook:
+        """The theme book at ``path`` (loaded once), checked against this pipeline's bridge and encoder."""
+        from score_core.theme_book import load_theme_book
+
+        if path not in self._theme_books:
+            book = load_theme_book(path)
+            bridge_sha = self.bridge.provenance().get("sha256")
+            if bridge_sha != book.bridge_sha256:
+                raise ScoreError(f"--theme-book {path}", "was made with another bridge; score with the bridge it "
+                                 "was fitted with (--bridge-weights, the file `score bridge fit` wrote beside it)")
+            self._theme_books[path] = book
+        return self._theme_books[path]
 
     def _decode(self, latents: LatentTrack, options: RunOptions) -> Score:
         decoder = self._decoder
@@ -610,6 +636,10 @@ def _run(
             f"{options.tempo_bpm:g} bpm (try a faster --tempo)",
         )
     pipeline.build_models()
+    if options.theme_book is not None:
+        if options.form != "auto" or options.sync != "cuts":
+            raise ScoreError("--theme-book", "needs --form auto and --sync cuts (themes follow the shots)")
+        pipeline.theme_book(options.theme_book)
     timings = {"setup": time.perf_counter() - started}
     fps = options.fps or pipeline.default_fps()
     features, change = pipeline.encode(video, fps, progress)

@@ -10,7 +10,7 @@ music under a recurring subject recurs, varied only by its length, loudness and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 import numpy as np
@@ -22,19 +22,27 @@ THEME_SIMILARITY = 0.75
 features of the shared clips' montage, two spans of one clip give 0.84-0.96, spans of different clips -0.21-0.12."""
 
 
-def shot_themes(features: FeatureTrack, shot_starts: Sequence[float]) -> list[int]:
-    """A theme number per shot (shots split at ``shot_starts``), numbered in order of first appearance."""
+def shot_means(features: FeatureTrack, shot_starts: Sequence[float]) -> np.ndarray:
+    """Mean features (shots, D) of each shot (shots split at ``shot_starts``); a shot without a sampled frame
+    takes the frame nearest its middle."""
     times, values = features.times, np.asarray(features.values, dtype=np.float64)
-    centred = values - values.mean(axis=0)
     bounds = [-np.inf, *shot_starts, np.inf]
-    leaders: list[np.ndarray] = []
-    themes: list[int] = []
+    means = []
     for low, high in pairwise(bounds):
         inside = (times >= low) & (times < high)
         if not inside.any():
             inside = np.zeros(times.size, dtype=bool)
             inside[int(np.argmin(np.abs(times - (max(low, times[0]) + min(high, times[-1])) / 2)))] = True
-        mean = centred[inside].mean(axis=0)
+        means.append(values[inside].mean(axis=0))
+    return np.stack(means)
+
+
+def shot_themes(features: FeatureTrack, shot_starts: Sequence[float]) -> list[int]:
+    """A theme number per shot (shots split at ``shot_starts``), numbered in order of first appearance."""
+    centred = shot_means(features, shot_starts) - np.asarray(features.values, dtype=np.float64).mean(axis=0)
+    leaders: list[np.ndarray] = []
+    themes: list[int] = []
+    for mean in centred:
         norm = float(np.linalg.norm(mean))
         direction = mean / norm if norm > 1e-9 else mean
         match = next((i for i, leader in enumerate(leaders) if float(direction @ leader) >= THEME_SIMILARITY), None)
@@ -45,9 +53,11 @@ def shot_themes(features: FeatureTrack, shot_starts: Sequence[float]) -> list[in
     return themes
 
 
-def themed_latents(latents: LatentTrack, themes: Sequence[int]) -> LatentTrack:
+def themed_latents(latents: LatentTrack, themes: Sequence[int],
+                   fixed: Mapping[int, np.ndarray] | None = None) -> LatentTrack:
     """``latents`` with each shot's segments labelled by its theme, and every later shot of a theme reading the
-    latent path of that theme's first shot (from its first step; looped when the later shot is longer)."""
+    latent path of that theme's first shot (from its first step; looped when the later shot is longer); every
+    shot of a theme in ``fixed`` (a theme book's) holds that theme's latent instead."""
     counts = latents.segment_steps or ()
     resets = latents.segment_resets or (False,) * len(counts)
     shot_of_segment = list(np.cumsum([bool(r) and i > 0 for i, r in enumerate(resets)]))
@@ -63,6 +73,10 @@ def themed_latents(latents: LatentTrack, themes: Sequence[int]) -> LatentTrack:
     first_shot: dict[int, int] = {}
     for shot in sorted(shot_steps):
         theme = themes[shot]
+        if fixed and theme in fixed and path is not None:
+            start, end = shot_steps[shot]
+            path[start:end] = np.asarray(fixed[theme], dtype=path.dtype)
+            continue
         if theme not in first_shot:
             first_shot[theme] = shot
             continue
@@ -72,6 +86,10 @@ def themed_latents(latents: LatentTrack, themes: Sequence[int]) -> LatentTrack:
             path[start:end] = path[source_start + (np.arange(end - start) % (source_end - source_start))]
     if path is not None:
         values = np.stack([path[starts[i] : starts[i + 1]].mean(axis=0) for i in range(len(counts))])
+    else:
+        for index, shot in enumerate(shot_of_segment):
+            if fixed and themes[shot] in fixed:
+                values[index] = fixed[themes[shot]]
     return latents.model_copy(update={
         "segment_themes": tuple(int(themes[shot]) for shot in shot_of_segment),
         "step_values": None if path is None else path.astype(np.float32),

@@ -28,7 +28,8 @@ def _batch(
     ray: Annotated[str | None, typer.Option(
         "--ray", help="Run on Ray: `auto` (a running cluster, else a local one) or a cluster ADDRESS.")] = None,
     bridge_fit_sample: Annotated[int | None, typer.Option(
-        min=1, help="Fit one PCA bridge on N videos spread over the archive and use it for every item.")] = None,
+        min=1, help="Fit one PCA bridge on N videos spread over the archive and use it for every item, with a "
+        "theme book of their shots (a subject gets the same theme in every item; --form auto).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report rows as JSON on stdout.")] = False,
     **run_values: Any,
 ) -> None:

@@ -50,6 +50,7 @@ class BatchSummary:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     bridge: str | None = None
+    theme_book: str | None = None
 
     @property
     def failed(self) -> list[str]:
@@ -73,8 +74,11 @@ def run_batch(config: BatchConfig, values: dict[str, Any], settings: Settings,
             hashes = {item.id: _input_fingerprint(item.path, journal.get(item.id)) for item in items}
             summary = BatchSummary()
             if config.bridge_fit_sample:
-                values = {**values, "bridge_weights": str(_archive_bridge(config, values, settings, items, hashes))}
-                summary.bridge = values["bridge_weights"]
+                bridge, book = _archive_bridge(config, values, settings, items, hashes)
+                values = {**values, "bridge_weights": str(bridge)}
+                if book is not None:
+                    values["theme_book"] = str(book)
+                summary.bridge, summary.theme_book = values["bridge_weights"], values.get("theme_book")
             choice, _ = settings(values)
             Pipeline(registry, choice)  # checks the stages fit together before any item is planned
             tasks = _plan(config, journal, items, hashes, values, settings, convert, choice, registry, summary)
@@ -203,8 +207,9 @@ def _record(journal: Journal, outcome: ItemOutcome) -> None:
 
 
 def _archive_bridge(config: BatchConfig, values: dict[str, Any], settings: Settings, items: list[BatchItem],
-                    hashes: dict[str, tuple[str, int, int]]) -> Path:
-    """Fit one PCA bridge on frames of N videos spread across the archive (or reuse the one fitted before)."""
+                    hashes: dict[str, tuple[str, int, int]]) -> tuple[Path, Path | None]:
+    """Fit one PCA bridge on frames of N videos spread across the archive (or reuse the one fitted before), and,
+    unless the run asks for another book or no form, a theme book on their shots beside it (shared themes)."""
     from score_core.corpus import fit_corpus_bridge
     from score_core.media import probe
     from score_core.registry import default_registry
@@ -228,8 +233,13 @@ def _archive_bridge(config: BatchConfig, values: dict[str, Any], settings: Setti
     key = json.dumps([sorted(hashes[i.id][0] for i in chosen), choice.vision, choice.music, choice.vision_weights,
                       options.fps])
     target = config.output_root / "bridges" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
-    if not target.exists():
+    book = config.output_root / "themes" / target.name if options.theme_book is None and options.form == "auto" \
+        and options.sync == "cuts" else None
+    if not target.exists() or (book is not None and not book.exists()):
         target.parent.mkdir(exist_ok=True)
+        if book is not None:
+            book.parent.mkdir(exist_ok=True)
         fit_corpus_bridge(default_registry(), [i.path for i in chosen], target, vision=choice.vision,
-                          music=choice.music, vision_weights=choice.vision_weights, fps=options.fps)
-    return target
+                          music=choice.music, vision_weights=choice.vision_weights, fps=options.fps,
+                          theme_book=book)
+    return target, book

@@ -17,7 +17,7 @@ from score_core.errors import ScoreError
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                             ".flv", ".wmv", ".ogv", ".3gp", ".mxf", ".dv"})
 MANIFEST_SUFFIXES = frozenset({".csv", ".jsonl", ".ndjson"})
-RESERVED_IDS = frozenset({"report.csv", "report.json", "journal.sqlite", "bridges", ".score-batch"})
+RESERVED_IDS = frozenset({"report.csv", "report.json", "journal.sqlite", "bridges", "themes", ".score-batch"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
