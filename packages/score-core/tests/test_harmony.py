@@ -36,6 +36,15 @@ def test_a_returning_theme_brings_its_chord_back():
     assert chords[2] == chords[0]
 
 
+def test_every_second_return_of_a_theme_is_reharmonised_under_the_same_tune():
+    theme, other = _phrase(0, [60, 64, 67, 69]), _phrase(1, [62, 65, 69])
+    shots = [theme, other, theme, other, theme, other, theme]
+    chords = shot_chords(shots, C_MAJOR, themes=[0, 1, 0, 1, 0, 1, 0])
+    assert chords[2] == chords[0] and chords[6] == chords[0]  # the first and third returns: as it was
+    assert chords[4] != chords[0]  # the second: another chord of the key under the same notes
+    assert chords[4] == (9, 0, 4)  # A C E holds the most of C E G A after C E G
+
+
 def test_the_chord_is_held_under_the_melody_from_its_first_note_to_the_cut():
     melody = _phrase(0.5, [64, 67, 72, 67]) + _phrase(2.0, [69, 72, 74, 72])
     score = Score(notes=tuple(melody), tempo_bpm=120, duration=4.0)

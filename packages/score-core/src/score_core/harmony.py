@@ -2,7 +2,9 @@
 
 Each shot gets the triad of the piece's scale (major and minor triads on every root without a key) that holds
 the most of its melody's duration as chord tones, among the triads sharing at most SHARED_TONES tones with the
-previous shot's chord, so that every cut is a real harmonic move; a returning theme brings its chord back. The
+previous shot's chord, so that every cut is a real harmonic move; a returning theme brings its chord back, and
+every second return re-harmonises it (the best-fitting other chord under the same tune), so a theme that keeps
+returning is varied rather than repeated. The
 chord enters with the shot's first melody note and is held to its end, softly, in close position below the
 melody's lowest note, on its own part and program.
 """
@@ -45,22 +47,27 @@ def shot_chords(melody: Sequence[Sequence[Note]], scale: frozenset[int] | None,
     triads = scale_triads(scale)
     chords: list[Chord | None] = []
     by_theme: dict[int, Chord] = {}
+    appearances: dict[int, int] = {}
     previous: Chord | None = None
     for shot, notes in enumerate(melody):
         theme = themes[shot] if shot < len(themes) else None
         if not notes:
             chords.append(None)
             continue
-        if theme is not None and theme in by_theme:
+        returns = appearances.get(theme, 0) if theme is not None else 0
+        if theme is not None and theme in by_theme and returns % 2:
             chord = by_theme[theme]
         else:
             classes = np.zeros(12)
             for note in notes:
                 classes[note.pitch % 12] += note.end - note.start
             moving = [t for t in triads if previous is None or len(set(t) & set(previous)) <= SHARED_TONES] or triads
+            if theme in by_theme:  # every second return is re-harmonised: the same tune under another chord
+                moving = [t for t in moving if t != by_theme[theme]] or moving
             chord = max(moving, key=lambda t: (sum(classes[c] for c in t), -triads.index(t)))
         if theme is not None:
             by_theme.setdefault(theme, chord)
+            appearances[theme] = returns + 1
         chords.append(chord)
         previous = chord
     return chords

@@ -119,4 +119,5 @@ def fit_theme_book(shot_means: Sequence[np.ndarray], corpus_mean: np.ndarray,
 
 def _unit_rows(rows: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 1e-9)
+    unit: np.ndarray = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 1e-9)
+    return unit
