@@ -63,3 +63,10 @@ def test_a_score_without_melody_is_left_alone():
     drums = Score(notes=(Note(pitch=36, velocity=100, start=0.0, end=0.1, is_drum=True),), tempo_bpm=120,
                   duration=2.0)
     assert with_shot_chords(drums, [1.0], C_MAJOR) == drums
+
+
+def test_an_anchored_theme_takes_the_chord_its_melody_outlines_whatever_came_before():
+    tune = _phrase(0, [60, 64, 67, 64])
+    shots = [tune, _phrase(1, [60, 64, 67, 64])]
+    assert shot_chords(shots, C_MAJOR, themes=[1, 0], anchored=frozenset({0}))[1] == (0, 4, 7)
+    assert shot_chords(shots, C_MAJOR, themes=[1, 0])[1] != (0, 4, 7)

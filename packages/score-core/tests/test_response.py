@@ -129,3 +129,19 @@ def test_shift_degrees_walks_the_scale():
     assert shift_degrees(60, -1, c_major) == 59
     assert shift_degrees(60, 7, c_major) == 72
     assert shift_degrees(61, 1, c_major) == 63  # C# moves as C does
+
+
+def test_an_anchored_theme_sounds_the_same_whatever_shot_comes_before_it():
+    theme = [Note(pitch=p, velocity=80, start=2.0 + i * 0.5, end=2.5 + i * 0.5) for i, p in enumerate([62, 65, 69])]
+
+    def placed(before: list[int], anchored: frozenset[int]) -> list[int]:
+        lead = [Note(pitch=p, velocity=80, start=i * 0.5, end=(i + 1) * 0.5) for i, p in enumerate(before)]
+        score = Score(notes=(*lead, *theme), tempo_bpm=120, duration=4.0)
+        answered = answer_cuts(score, [2.0], [], [80, 80], 0.125, densities=[0, 1], scale=C_MAJOR, themes=[1, 0],
+                               anchored=anchored)
+        return [n.pitch for n in sorted(answered.notes, key=lambda n: n.start) if n.start >= 2.0]
+
+    low, high = [48, 50, 52, 53], [76, 77, 79, 81]
+    assert placed(low, frozenset({0})) == placed(high, frozenset({0}))
+    assert len(placed(low, frozenset({0}))) == len(theme)  # its own density, not the cut's
+    assert placed(low, frozenset()) != placed(high, frozenset())  # unanchored, it answers the shot before

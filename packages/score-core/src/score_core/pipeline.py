@@ -366,6 +366,7 @@ class Pipeline:
         latents = response.cut_latents(self.bridge, features, spec, plan, duration, events)
         phrase_starts = [float(plan.step_times[s]) for s in sorted(set(plan.cut_steps)) if 0 < s < plan.steps]
         themes: list[int] = []
+        anchored: frozenset[int] = frozenset()
         if options.form == "auto":
             from score_core.themes import shot_themes, themed_latents
 
@@ -375,6 +376,7 @@ class Pipeline:
                 from score_core.themes import shot_means
 
                 themes, fixed = self.theme_book(options.theme_book).link(shot_means(features, phrase_starts), themes)
+                anchored = frozenset(fixed)
             latents = themed_latents(latents, themes, fixed)
         score = self._decode(latents, options)
         accents = [float(plan.step_times[s]) for s in latents.accent_steps]
@@ -383,13 +385,13 @@ class Pipeline:
         densities = response.shot_densities(self.frame_signals.get("visual-change"), phrase_starts,
                                             len(phrase_starts) + 1)
         score = response.answer_cuts(score, phrase_starts, accents, levels, step, densities, self.piece_scale,
-                                     themes)
+                                     themes, anchored)
         if options.harmony == "chords":
             from score_core.harmony import HARMONY_PROGRAM, with_shot_chords
             from score_core.parts import parse_programs
 
             program = parse_programs(options.programs).get(HARMONY_PART, HARMONY_PROGRAM)
-            score = with_shot_chords(score, phrase_starts, self.piece_scale, themes, program)
+            score = with_shot_chords(score, phrase_starts, self.piece_scale, themes, program, anchored)
         if themes:
             from score_core.themes import theme_markers
 

@@ -222,17 +222,20 @@ def answer_cuts(
     densities: Sequence[int] = (),
     scale: frozenset[int] | None = None,
     themes: Sequence[int] = (),
+    anchored: frozenset[int] = frozenset(),
 ) -> Score:
     """The score with a register move (by degrees of ``scale`` when given, so every note stays in it), a
     loudness level, a density change and an accent at each shot start, and accents on the notes answering
     in-shot events; notes are matched to a shot start or accent when they begin within one sixteenth (`step`
     seconds) after it. With ``themes`` (one per shot), a shot whose theme came before takes that theme's first
-    register and density again."""
+    register and density again; a theme in ``anchored`` (a theme book's, shared with other videos) is placed
+    whatever came before it, in the register nearest REGISTER_HOME and with its own density, so it sounds the
+    same in every piece."""
     bounds = np.asarray(shot_starts, dtype=np.float64)
     steps_of = scale or CHROMATIC
     if densities and themes:
         first = {theme: shot for shot, theme in reversed(list(enumerate(themes)))}
-        densities = [densities[min(first[t], len(densities) - 1)] for t in themes]
+        densities = [0 if t in anchored else densities[min(first[t], len(densities) - 1)] for t in themes]
     if densities:
         by_shot: dict[int, list[Note]] = {}
         for note in score.notes:
@@ -245,7 +248,7 @@ def answer_cuts(
     melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
     shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in score.notes}
     centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
-    moves = shot_moves(melodic, shot_of, len(bounds) + 1, steps_of, themes)
+    moves = shot_moves(melodic, shot_of, len(bounds) + 1, steps_of, themes, anchored)
     accent_times = np.sort(np.asarray([*shot_starts, *accents], dtype=np.float64))
     wrap = len(steps_of)
     notes: list[Note] = []
@@ -266,11 +269,12 @@ def answer_cuts(
 
 
 def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int],
-               themes: Sequence[int] = ()) -> list[int]:
+               themes: Sequence[int] = (), anchored: frozenset[int] = frozenset()) -> list[int]:
     """Move per shot in steps of ``scale`` that places it the way a melody starts a new phrase: its first note a
     leap of JOIN semitones from the last note before the cut, its pitch centre CENTRE_MOVE or more from the last
     shot's, a move that is not whole octaves (the tonal centre changes), the shot's own contour kept. A returning
-    theme takes its first shot's move again: the same notes come back."""
+    theme takes its first shot's move again: the same notes come back. An ``anchored`` theme's first shot takes
+    the move that centres it nearest REGISTER_HOME, whatever came before."""
     wrap = len(scale)
     moves = [0] * shots
     first_move: dict[int, int] = {}
@@ -292,6 +296,8 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
         allowed = allowed or [0]
         if again is not None:
             moves[shot] = again
+        elif theme in anchored:
+            moves[shot] = min(allowed, key=lambda move: (abs(placed(move)[0] - REGISTER_HOME), abs(move)))
         elif previous is not None:
             def rank(move: int, previous: tuple[float, int] = previous) -> tuple[int, int, int, float, int]:
                 centre, first, _ = placed(move)
