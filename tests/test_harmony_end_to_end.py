@@ -1,4 +1,4 @@
-"""`score run --harmony`: a held chord under each shot that changes at every cut, on its own program."""
+"""`score run --harmony`: a chord under each shot that changes at every cut, on its own program."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from score_core.midi import read_midi
 
 
 def _chord_onsets(midi, program=HARMONY_PROGRAM) -> dict[float, set[int]]:
-    chords: dict[float, set[int]] = {}
+    """Where each new chord enters (a busier shot re-strikes its chord on every beat: one entry)."""
+    strikes: dict[float, set[int]] = {}
     for note in read_midi(midi).notes:
         if note.program == program and not note.is_drum:
-            chords.setdefault(round(note.start, 3), set()).add(note.pitch % 12)
-    return chords
+            strikes.setdefault(round(note.start, 3), set()).add(note.pitch % 12)
+    entries: dict[float, set[int]] = {}
+    for time in sorted(strikes):
+        if not entries or strikes[time] != entries[max(entries)]:
+            entries[time] = strikes[time]
+    return entries
 
 
 def test_a_new_chord_comes_in_with_each_shot_and_none_asks_for_the_melody_only(tmp_path):

@@ -70,3 +70,14 @@ def test_an_anchored_theme_takes_the_chord_its_melody_outlines_whatever_came_bef
     shots = [tune, _phrase(1, [60, 64, 67, 64])]
     assert shot_chords(shots, C_MAJOR, themes=[1, 0], anchored=frozenset({0}))[1] == (0, 4, 7)
     assert shot_chords(shots, C_MAJOR, themes=[1, 0])[1] != (0, 4, 7)
+
+
+def test_a_busier_shot_strikes_its_chord_with_its_on_beat_melody_notes_and_a_calm_one_holds_it():
+    melody = _phrase(0.0, [64, 67, 72, 67], 0.5) + _phrase(2.0, [69, 72, 74, 72, 69, 72], 0.25)
+    score = Score(notes=tuple(melody), tempo_bpm=120, duration=4.0)
+    scored = with_shot_chords(score, [2.0], C_MAJOR, pulsed=[False, True], beat=0.5)
+    starts = sorted({n.start for n in scored.notes if n.part == HARMONY_PART})
+    assert starts == [0.0, 2.0, 2.5, 3.0]  # the melody's notes on beats 2.0, 2.5 and 3.0; none between
+    second = [n for n in scored.notes if n.part == HARMONY_PART and n.start >= 2.0]
+    assert max(n.end for n in second) == 4.0 and len({n.pitch for n in second}) == 3
+    assert melody_line(scored.notes) == melody_line(melody)  # the melody stays on top at every onset

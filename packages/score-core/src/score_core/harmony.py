@@ -86,9 +86,12 @@ def voiced(chord: Chord, below: int) -> list[int]:
 
 def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozenset[int] | None,
                      themes: Sequence[int] = (), program: int = HARMONY_PROGRAM,
-                     anchored: frozenset[int] = frozenset()) -> Score:
-    """The score with a held chord under each shot's melody (the melody is every pitched note outside a
-    band's bass); a score without melody is returned as it is."""
+                     anchored: frozenset[int] = frozenset(), pulsed: Sequence[bool] = (),
+                     beat: float = 0.5) -> Score:
+    """The score with a chord under each shot's melody (the melody is every pitched note outside a band's
+    bass): held to the cut, or in the shots marked ``pulsed`` (the busier ones) struck again with every melody
+    note on a ``beat`` (seconds from the chord's entry), so the texture changes with the picture's motion too
+    and the melody stays the top voice at every onset; a score without melody is returned as it is."""
     bounds = [0.0, *shot_starts, score.duration]
     melodic = [n for n in score.notes if not n.is_drum and n.part not in ("bass", HARMONY_PART)]
     if not melodic:
@@ -96,12 +99,17 @@ def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozense
     shots = [[n for n in melodic if lo <= n.start < hi] for lo, hi in pairwise(bounds)]
     chords = shot_chords(shots, scale, themes, anchored)
     added: list[Note] = []
-    for (start, end), notes, chord in zip(pairwise(bounds), shots, chords, strict=True):
+    for shot, ((start, end), notes, chord) in enumerate(zip(pairwise(bounds), shots, chords, strict=True)):
         if chord is None or end - start <= 0:
             continue
         entry = min(n.start for n in notes)  # with the phrase's first note, so the melody stays on top
         velocity = max(1, round(SOFTER * max(n.velocity for n in notes)))
-        for pitch in voiced(chord, min(n.pitch for n in notes)):
-            added.append(Note(pitch=pitch, velocity=min(127, velocity), start=entry, end=end, program=program,
-                              part=HARMONY_PART))
+        strikes = [entry]
+        if shot < len(pulsed) and pulsed[shot] and beat > 0:  # with the melody, so it stays the top voice
+            strikes += sorted({n.start for n in notes if n.start > entry + beat / 2
+                               and abs((n.start - entry) / beat - round((n.start - entry) / beat)) < 0.05})
+        for begin, finish in zip(strikes, [*strikes[1:], end], strict=True):
+            for pitch in voiced(chord, min(n.pitch for n in notes)):
+                added.append(Note(pitch=pitch, velocity=min(127, velocity), start=begin, end=finish,
+                                  program=program, part=HARMONY_PART))
     return score.model_copy(update={"notes": (*score.notes, *added)})

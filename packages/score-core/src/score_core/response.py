@@ -233,9 +233,7 @@ def answer_cuts(
     same in every piece."""
     bounds = np.asarray(shot_starts, dtype=np.float64)
     steps_of = scale or CHROMATIC
-    if densities and themes:
-        first = {theme: shot for shot, theme in reversed(list(enumerate(themes)))}
-        densities = [0 if t in anchored else densities[min(first[t], len(densities) - 1)] for t in themes]
+    densities = themed_densities(densities, themes, anchored)
     if densities:
         by_shot: dict[int, list[Note]] = {}
         for note in score.notes:
@@ -266,6 +264,16 @@ def answer_cuts(
             pitch = _in_range(shift_degrees(_fold(note.pitch, centres[shot]), moves[shot], steps_of))
         notes.append(note.model_copy(update={"pitch": pitch, "velocity": int(min(127, max(1, round(velocity))))}))
     return score.model_copy(update={"notes": tuple(notes)})
+
+
+def themed_densities(densities: Sequence[int], themes: Sequence[int] = (),
+                     anchored: frozenset[int] = frozenset()) -> list[int]:
+    """``densities`` with each returning theme's shot taking its first shot's density (an ``anchored`` theme's
+    shots none: 0)."""
+    if not densities or not themes:
+        return list(densities)
+    first = {theme: shot for shot, theme in reversed(list(enumerate(themes)))}
+    return [0 if t in anchored else densities[min(first[t], len(densities) - 1)] for t in themes]
 
 
 def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int],
