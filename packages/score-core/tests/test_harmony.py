@@ -65,13 +65,6 @@ def test_a_score_without_melody_is_left_alone():
     assert with_shot_chords(drums, [1.0], C_MAJOR) == drums
 
 
-def test_an_anchored_theme_takes_the_chord_its_melody_outlines_whatever_came_before():
-    tune = _phrase(0, [60, 64, 67, 64])
-    shots = [tune, _phrase(1, [60, 64, 67, 64])]
-    assert shot_chords(shots, C_MAJOR, themes=[1, 0], anchored=frozenset({0}))[1] == (0, 4, 7)
-    assert shot_chords(shots, C_MAJOR, themes=[1, 0])[1] != (0, 4, 7)
-
-
 def test_a_busier_shot_strikes_its_chord_with_its_on_beat_melody_notes_and_a_calm_one_holds_it():
     melody = _phrase(0.0, [64, 67, 72, 67], 0.5) + _phrase(2.0, [69, 72, 74, 72, 69, 72], 0.25)
     score = Score(notes=tuple(melody), tempo_bpm=120, duration=4.0)

@@ -42,9 +42,8 @@ def scale_triads(scale: frozenset[int] | None) -> list[Chord]:
 
 
 def shot_chords(melody: Sequence[Sequence[Note]], scale: frozenset[int] | None,
-                themes: Sequence[int] = (), anchored: frozenset[int] = frozenset()) -> list[Chord | None]:
-    """A chord per shot (None for a shot without melody), each a move away from the one before it; the first
-    chord of an ``anchored`` theme (a theme book's) is the one its melody outlines best, whatever came before."""
+                themes: Sequence[int] = ()) -> list[Chord | None]:
+    """A chord per shot (None for a shot without melody), each a move away from the one before it."""
     triads = scale_triads(scale)
     chords: list[Chord | None] = []
     by_theme: dict[int, Chord] = {}
@@ -62,8 +61,7 @@ def shot_chords(melody: Sequence[Sequence[Note]], scale: frozenset[int] | None,
             classes = np.zeros(12)
             for note in notes:
                 classes[note.pitch % 12] += note.end - note.start
-            free = previous is None or (theme in anchored and theme not in by_theme)
-            moving = [t for t in triads if free or len(set(t) & set(previous or ())) <= SHARED_TONES] or triads
+            moving = [t for t in triads if previous is None or len(set(t) & set(previous)) <= SHARED_TONES] or triads
             if theme in by_theme:  # every second return is re-harmonised: the same tune under another chord
                 moving = [t for t in moving if t != by_theme[theme]] or moving
             chord = max(moving, key=lambda t: (sum(classes[c] for c in t), -triads.index(t)))
@@ -85,8 +83,7 @@ def voiced(chord: Chord, below: int) -> list[int]:
 
 
 def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozenset[int] | None,
-                     themes: Sequence[int] = (), program: int = HARMONY_PROGRAM,
-                     anchored: frozenset[int] = frozenset(), pulsed: Sequence[bool] = (),
+                     themes: Sequence[int] = (), program: int = HARMONY_PROGRAM, pulsed: Sequence[bool] = (),
                      beat: float = 0.5) -> Score:
     """The score with a chord under each shot's melody (the melody is every pitched note outside a band's
     bass): held to the cut, or in the shots marked ``pulsed`` (the busier ones) struck again with every melody
@@ -97,7 +94,7 @@ def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozense
     if not melodic:
         return score
     shots = [[n for n in melodic if lo <= n.start < hi] for lo, hi in pairwise(bounds)]
-    chords = shot_chords(shots, scale, themes, anchored)
+    chords = shot_chords(shots, scale, themes)
     added: list[Note] = []
     for shot, ((start, end), notes, chord) in enumerate(zip(pairwise(bounds), shots, chords, strict=True)):
         if chord is None or end - start <= 0:

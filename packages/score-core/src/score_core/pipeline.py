@@ -392,8 +392,7 @@ class Pipeline:
 
             program = parse_programs(options.programs).get(HARMONY_PART, HARMONY_PROGRAM)
             pulsed = [d > 0 for d in response.themed_densities(densities, themes, anchored)]
-            score = with_shot_chords(score, phrase_starts, self.piece_scale, themes, program, anchored, pulsed,
-                                     4 * step)
+            score = with_shot_chords(score, phrase_starts, self.piece_scale, themes, program, pulsed, 4 * step)
         if themes:
             from score_core.themes import theme_markers
 
