@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from score_core.contracts import Event, EventTrack
 from score_core.media import FrameReader, probe
 from score_core.media.events import detect_events
 from score_core.media.synthetic import render_frame
@@ -88,3 +89,22 @@ def test_hand_labelled_cuts_precision_and_recall_at_one_frame():
     precision = hits / found if found else 1.0
     recall = hits / expected if expected else 1.0
     assert precision == 1.0 and recall == 1.0, (precision, recall)
+
+
+def _histogram_track(before: list[float], after: list[float], cut: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    times = np.arange(0.0, 4.0, 0.04)
+    rows = np.array([before if t < cut else after for t in times], dtype=np.float64)
+    return times, rows / rows.sum(axis=1, keepdims=True)
+
+
+def test_a_cut_between_two_shots_that_look_alike_is_answered_inside_one_shot():
+    from score_core.media.events import answered_events
+
+    events = EventTrack(duration=4.0, events=(Event(time=2.0, strength=1.0, kind="cut"),))
+    alike = answered_events(events, *_histogram_track([1, 2, 3, 4], [1, 2, 3, 4.2]))
+    assert [e.kind for e in alike.events] == ["motion"] and not alike.shot_starts
+    unlike = answered_events(events, *_histogram_track([1, 2, 3, 4], [4, 3, 2, 1]))
+    assert unlike.shot_starts == events.shot_starts
+    fade = EventTrack(duration=4.0, events=(Event(time=2.0, strength=1.0, kind="fade"),))
+    assert answered_events(fade, *_histogram_track([1, 1, 1, 1], [1, 1, 1, 1])).shot_starts == fade.shot_starts
+    assert answered_events(events, np.zeros(0), np.zeros((0, 16))) == events

@@ -65,12 +65,12 @@ def fit_corpus_bridge(
 
 def _shot_starts(pipeline: Pipeline, video: Path, change: SignalTrack) -> list[float]:
     from score_core.media import probe
-    from score_core.media.events import detect_events
+    from score_core.media.events import answered_events, detect_events
 
     signals = pipeline.frame_signals
     events = detect_events(change, probe(video).duration, luma=signals.get("luma"),
                            slow_change=signals.get("slow-change"), mix_residual=signals.get("mix-residual"))
-    return [event.time for event in events.shot_starts]
+    return [event.time for event in answered_events(events, *pipeline.grey_histograms).shot_starts]
 
 
 def _fit_book(pipeline: Pipeline, shots: list[np.ndarray], features: np.ndarray, label: str, encoder: str,

@@ -192,6 +192,8 @@ class Pipeline:
         self._decoder: MusicDecoder | None = None
         self.frame_signals: dict[str, SignalTrack] = {}
         self._theme_books: dict[str, ThemeBook] = {}
+        self.grey_histograms: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros((0, 0)))
+        """Per-frame times and grey-level histograms of the last video encoded."""
         """Per-frame signals (visual change, luma, slow change) of the last video encoded."""
         self._check_bridge_fit()
         self.colour_sum = np.zeros(3)
@@ -326,6 +328,7 @@ class Pipeline:
         except ValueError as error:
             raise PluginError(f"encoder '{self.encoder_name}'", f"produced invalid features: {error}") from None
         self.frame_signals = reader.frame_signals()
+        self.grey_histograms = reader.grey_histograms()
         return track, reader.visual_change()
 
     def compose(
@@ -616,7 +619,7 @@ def _run(
     claims: ExitStack,
 ) -> RunResult:
     from score_core.media import probe
-    from score_core.media.events import detect_events
+    from score_core.media.events import answered_events, detect_events
     from score_core.parts import drums_answer_cuts
 
     video = Path(video)
@@ -653,11 +656,15 @@ def _run(
     )
     if options.cuts is not None:
         events = with_given_cuts(events, options.cuts, info.duration)
-    latents, score = pipeline.compose(features, info.duration, options, events)
+        answered = events  # the user's cuts are all answered
+    else:
+        answered = answered_events(events, *pipeline.grey_histograms)
+    latents, score = pipeline.compose(features, info.duration, options, answered)
     if options.locks:
-        score = with_locked_shots(pipeline, features, info.duration, options, events, score)
+        score = with_locked_shots(pipeline, features, info.duration, options, answered, score)
     cuts = [event.time for event in events.shot_starts]
-    score = with_cut_markers(drums_answer_cuts(score, cuts), cuts)
+    phrase_cuts = [event.time for event in answered.shot_starts]
+    score = with_cut_markers(drums_answer_cuts(score, phrase_cuts), cuts)
     timings["compose"] = time.perf_counter() - started - timings["setup"] - timings["encode"]
     evaluation = None
     if options.evaluate:
@@ -684,6 +691,7 @@ def _run(
         parameters=parameters,
         provenance={
             **provenance, "cuts": cuts, "timings": timings,
+            "lookalike_cuts": sorted(set(cuts) - set(phrase_cuts)),
             "events": [event.model_dump() for event in events.events],
             "tempo_bpm": score.tempo_bpm,
             "tempo_map": [change.model_dump() for change in score.tempo_map],

@@ -34,6 +34,8 @@ MAD_FACTOR = 8.0
 ABSOLUTE_FLOOR = 0.08
 #: ... and is this many times larger than the typical change around it (fast motion is not a cut).
 LOCAL_RATIO = 3.0
+#: Bins of the per-frame grey-level histogram (of the thumbnail) that says whether a cut changes the look.
+HISTOGRAM_BINS = 16
 #: The slow change compares each frame with the one about this many seconds earlier (fades, dissolves).
 SLOW_LAG = 0.5
 
@@ -54,6 +56,8 @@ class ThumbnailDiffer:
         """Mean luma (0..1) of the last frame fed in."""
         self.last_slow_change = 0.0
         """Change (0..1) of the last frame fed to `measure` from the frame about SLOW_LAG seconds before it."""
+        self.last_histogram = np.zeros(HISTOGRAM_BINS)
+        """Grey-level histogram (HISTOGRAM_BINS bins, sums to 1) of the last frame fed to `measure`."""
         self.last_mix_residual = 1.0
         """How far the frame half a lag back is from the average of the two ends, relative to their change:
         near 0 inside a dissolve (a linear mix), large for motion."""
@@ -72,6 +76,8 @@ class ThumbnailDiffer:
         change = self(frame)
         thumb = self._previous
         assert thumb is not None
+        bins = np.minimum(thumb * (HISTOGRAM_BINS / 256.0), HISTOGRAM_BINS - 1).astype(np.intp)
+        self.last_histogram = np.bincount(bins.ravel(), minlength=HISTOGRAM_BINS) / bins.size
         history = self._history
         history.append((time, thumb))
         while len(history) > 2 and history[1][0] <= time - SLOW_LAG:

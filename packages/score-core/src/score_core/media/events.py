@@ -153,3 +153,36 @@ def _motion_onsets(times: np.ndarray, values: np.ndarray) -> list[tuple[float, f
             found.append((float(times[i]), float(ahead[i] / max(behind[i], 1e-3))))
             last = times[i]
     return found
+
+
+#: A hard cut whose grey-level histograms either side (LOOK_SECONDS each) differ by less than this (total
+#: variation, 0..1) joins two shots that look alike: a cut inside one scene, answered as an in-shot accent.
+#: On the shared clips and montages, cuts between different scenes measure 0.20-0.75; cuts between two
+#: similar-looking clips (flowers and running water) 0.10-0.11.
+SAME_LOOK = 0.15
+LOOK_SECONDS = 0.4
+
+
+def look_change(times: np.ndarray, histograms: np.ndarray, at: float, gap: float = 0.0) -> float:
+    """Total variation between the mean grey-level histogram of the frames in [at − gap − LOOK_SECONDS,
+    at − gap) and in [at + gap, at + gap + LOOK_SECONDS); 1.0 when either side has no frame."""
+    before = (times >= at - gap - LOOK_SECONDS) & (times < at - gap)
+    after = (times >= at + gap) & (times < at + gap + LOOK_SECONDS)
+    if not before.any() or not after.any():
+        return 1.0
+    return float(0.5 * np.abs(histograms[before].mean(axis=0) - histograms[after].mean(axis=0)).sum())
+
+
+def answered_events(events: EventTrack, times: np.ndarray, histograms: np.ndarray) -> EventTrack:
+    """``events`` as the music answers them: a hard cut between two shots that look alike (`look_change` below
+    SAME_LOOK) becomes a motion event inside one shot, so the music keeps its phrase there and only accents
+    it. Fades stay (a dissolve's two sides are mixed, so their histograms say little). Without histograms the
+    events are returned as they are."""
+    if histograms.size == 0:
+        return events
+    kept = []
+    for event in events.events:
+        if event.kind == "cut" and look_change(times, histograms, event.time) < SAME_LOOK:
+            event = event.model_copy(update={"kind": "motion"})
+        kept.append(event)
+    return events.model_copy(update={"events": tuple(kept)})

@@ -33,7 +33,7 @@ from score_core.media._open import (
     short_reason,
     truncation_time,
 )
-from score_core.media.change import ThumbnailDiffer
+from score_core.media.change import HISTOGRAM_BINS, ThumbnailDiffer
 
 Resize = Literal["crop", "stretch"]
 ProgressCallback = Callable[[float], None]
@@ -101,6 +101,7 @@ class FrameReader:
         self._luma_values = array("d")
         self._slow_values = array("d")
         self._mix_values = array("d")
+        self._histograms = array("d")
         self._seconds_decoded = 0.0
         self._frames_decoded = 0
         self._stop: threading.Event | None = None
@@ -162,6 +163,14 @@ class FrameReader:
             }
         return {name: SignalTrack(times=times, values=values, name=name) for name, values in signals.items()}
 
+    def grey_histograms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per decoded frame: its time and its thumbnail's grey-level histogram (rows of HISTOGRAM_BINS
+        shares summing to 1)."""
+        with self._lock:
+            times = np.array(self._change_times, dtype=np.float64)
+            rows = np.array(self._histograms, dtype=np.float64).reshape(-1, HISTOGRAM_BINS)
+        return times, rows
+
     def _batches(self) -> Generator[FrameBatch, None, None]:
         if self.is_decoding:
             raise RuntimeError("this FrameReader is already being iterated")
@@ -171,6 +180,7 @@ class FrameReader:
             self._luma_values = array("d")
             self._slow_values = array("d")
             self._mix_values = array("d")
+            self._histograms = array("d")
         self._seconds_decoded, self._frames_decoded = 0.0, 0
         items: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=self.queue_size)
         stop = threading.Event()
@@ -259,6 +269,7 @@ class FrameReader:
                     self._luma_values.append(differ.last_luma)
                     self._slow_values.append(differ.last_slow_change)
                     self._mix_values.append(differ.last_mix_residual)
+                    self._histograms.extend(differ.last_histogram)
                 last_time = time
                 self._seconds_decoded, self._frames_decoded = time, self._frames_decoded + 1
                 if sampler.keep(time):
