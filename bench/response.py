@@ -4,7 +4,8 @@ Each variant is `LABEL=EXTRA ARGS` for `score run`, for example `grid=--sync gri
 `stream=--music musicvae-stream`; with none given, the script runs main's default (`default=`) plus `--sync
 grid` and every other melody decoder installed (`musicvae-stream`, `band`). Besides the shared clips (skipped
 when absent) it scores a montage of them (real footage, a cut at every join) of at least `--montage-seconds`
-in which every clip appears at least twice, in a different order each round.
+in which every clip appears at least twice, in a different order each round, and with `--excerpts N` N short
+excerpts of four clips each (hard cuts and a one-second dissolve, ~8 s).
 
 All figures are the independent ones: the cuts come from the evaluation's own grey-histogram detector, not from
 the run (the run's own figure is the `own z` column, for comparison only). `z` is the per-cut response z against
@@ -14,7 +15,8 @@ recurrence share of 4-bar windows. On the montage, `same`/`other` compare the mu
 same source clip with the music under spans of different clips (pitch-class cosine). Every figure is the mean
 over `--seeds` with its spread (±: standard deviation). Usage:
 
-    python bench/response.py [LABEL=ARGS ...] [--clips DIR] [--no-montage] [--seeds 0-4] [--keep DIR] [--only NAME ...]
+    python bench/response.py [LABEL=ARGS ...] [--clips DIR] [--no-montage] [--excerpts N] [--seeds 0-4]
+        [--keep DIR] [--only NAME ...]
 
 `SCORE_SHARED_DATA` points at the shared data folder when it is not ../shared/data beside the clone.
 """
@@ -102,6 +104,54 @@ def write_montage(clips: list[Path], target: Path, seconds_each: float = 5.0,
     return target, spans
 
 
+def write_excerpts(clips: list[Path], folder: Path, count: int) -> list[Path]:
+    """``count`` short excerpts (640x360, 25 fps): each 2.0-3.2 s spans of four different clips drawn at random
+    (seeded), joined by hard cuts except one join that dissolves over a second: footage cut the way an unseen
+    film excerpt is, from clips the pipeline was not tuned on in that order."""
+    import random
+
+    import av
+    import numpy as np
+
+    from score_core.media import FrameReader
+
+    size = (360, 640)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for number in range(count):
+        shuffler = random.Random(100 + number)
+        picks = shuffler.sample(clips, min(4, len(clips)))
+        shots = []
+        for clip in picks:
+            seconds, offset = shuffler.uniform(2.0, 3.2), shuffler.uniform(0.0, 1.0)
+            frames = []
+            with FrameReader(clip, fps=MONTAGE_FPS, size=size, max_duration=offset + seconds) as reader:
+                for batch in reader:
+                    frames += [np.asarray(f, np.float32) for t, f in zip(batch.times, batch.frames, strict=True)
+                               if t >= offset]
+            shots.append(frames)
+        dissolve = shuffler.randrange(1, len(shots))
+        sequence = list(shots[0])
+        for index, shot in enumerate(shots[1:], start=1):
+            overlap = min(MONTAGE_FPS, len(sequence), len(shot)) if index == dissolve else 0
+            for j in range(overlap):
+                mix = j / overlap
+                sequence[-overlap + j] = (1 - mix) * sequence[-overlap + j] + mix * shot[j]
+            sequence += shot[overlap:]
+        target = folder / f"excerpt{number}.mp4"
+        with av.open(str(target), mode="w") as container:
+            stream = container.add_stream("libx264", rate=MONTAGE_FPS)
+            stream.height, stream.width = size
+            stream.pix_fmt = "yuv420p"
+            for index, rgb in enumerate(sequence):
+                frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+                frame.pts = index
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        made.append(target)
+    return made
+
+
 def source_similarity(midi: Path, spans: list[tuple[float, float, str]]) -> tuple[float, float]:
     """Mean pitch-class cosine of the music under two spans of the same source clip, and of different clips."""
     from score_core.analysis.form import shot_similarity
@@ -179,6 +229,8 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, default=SHARED_CLIPS)
     parser.add_argument("--no-montage", action="store_true")
     parser.add_argument("--montage-seconds", type=float, default=120.0)
+    parser.add_argument("--excerpts", type=int, default=0, metavar="N",
+                        help="also score N short excerpts of the clips (hard cuts and a dissolve)")
     parser.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 3")
     parser.add_argument("--keep", type=Path, help="keep the outputs (MIDI, sidecars, montage) here")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
@@ -199,6 +251,8 @@ def main() -> None:
         montage, spans = write_montage(clips, work / "montage.mp4", at_least=args.montage_seconds)
         videos.append(montage)
         print(f"montage.mp4: {spans[-1][1]:.1f} s, {len(spans)} spans of {len(clips)} clips")
+    if args.excerpts:
+        videos += write_excerpts(clips, work / "excerpts", args.excerpts)
     if args.only:
         videos = [v for v in videos if v.name in args.only]
     print(f"seeds {seeds[0]}-{seeds[-1]}; mean±std over seeds; cuts from the evaluation's own detector\n")

@@ -51,7 +51,7 @@ def test_a_cut_to_a_lookalike_shot_keeps_the_phrase_and_a_given_cut_does_not(vid
     assert main([*args, "-o", str(tmp_path / "auto")]) == 0
     sidecar = json.loads((tmp_path / "auto" / "lookalike.json").read_text())["provenance"]
     assert [round(c) for c in sidecar["cuts"]] == [3, 6]
-    assert [round(c) for c in sidecar["lookalike_cuts"]] == [3]
+    assert [round(c) for c in sidecar["cuts_inside_phrases"]] == [3]
     midi = tmp_path / "auto" / "lookalike.mid"
     assert [round(m.time) for m in read_midi(midi).markers if m.text == "cut"] == [3, 6]
     entries = _chord_entries(midi)

@@ -691,7 +691,7 @@ def _run(
         parameters=parameters,
         provenance={
             **provenance, "cuts": cuts, "timings": timings,
-            "lookalike_cuts": sorted(set(cuts) - set(phrase_cuts)),
+            "cuts_inside_phrases": sorted(set(cuts) - set(phrase_cuts)),
             "events": [event.model_dump() for event in events.events],
             "tempo_bpm": score.tempo_bpm,
             "tempo_map": [change.model_dump() for change in score.tempo_map],

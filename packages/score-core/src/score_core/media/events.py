@@ -174,15 +174,15 @@ def look_change(times: np.ndarray, histograms: np.ndarray, at: float, gap: float
 
 
 def answered_events(events: EventTrack, times: np.ndarray, histograms: np.ndarray) -> EventTrack:
-    """``events`` as the music answers them: a hard cut between two shots that look alike (`look_change` below
-    SAME_LOOK) becomes a motion event inside one shot, so the music keeps its phrase there and only accents
-    it. Fades stay (a dissolve's two sides are mixed, so their histograms say little). Without histograms the
-    events are returned as they are."""
-    if histograms.size == 0:
-        return events
+    """``events`` as the music answers them: a phrase starts at each hard cut to a new look. A hard cut between
+    two shots that look alike (`look_change` below SAME_LOOK) and a fade or dissolve (a gradual change, which
+    the music follows gradually: the latent path moves with the picture through it) become motion events
+    inside one musical shot, accented but without a new phrase. Without histograms only fades change."""
     kept = []
     for event in events.events:
-        if event.kind == "cut" and look_change(times, histograms, event.time) < SAME_LOOK:
+        lookalike = event.kind == "cut" and histograms.size > 0 and \
+            look_change(times, histograms, event.time) < SAME_LOOK
+        if event.kind == "fade" or lookalike:
             event = event.model_copy(update={"kind": "motion"})
         kept.append(event)
     return events.model_copy(update={"events": tuple(kept)})
