@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from score_core.analysis.cuts import histogram_cuts, read_cut_file
+import numpy as np
+
+from score_core.analysis.cuts import cuts_from_change, histogram_cuts, read_cut_file
 from score_core.errors import ScoreError
 from score_core.media.synthetic import write_test_video
 
@@ -16,6 +18,18 @@ def test_the_histogram_detector_finds_each_hard_cut_within_a_frame(tmp_path):
     assert len(found) == len(cuts)
     assert all(abs(f - c) <= 0.04 + 1e-6 for f, c in zip(found, cuts, strict=True))
     assert histogram_cuts(write_test_video(tmp_path / "plain.mp4", duration=5.0, size=(96, 128))) == []
+
+
+def test_the_last_step_of_a_dissolve_into_a_still_shot_is_not_a_cut():
+    # frame-to-frame histogram change at 25 fps: a still shot, a hard cut at 2.0 s, a one-second dissolve whose
+    # changes grow to its last step at 6.0 s (as a mix into a shot with a peaked histogram does), a still shot
+    times = np.arange(0, 8.0, 0.04)
+    change = np.full(times.size, 0.005)
+    change[50] = 0.6
+    dissolve = (times > 5.0) & (times < 6.0)
+    change[dissolve] = np.linspace(0.04, 0.12, int(dissolve.sum()))
+    change[150] = 0.17
+    assert cuts_from_change(times, change) == [2.0]
 
 
 def test_cut_files_of_times_and_timecodes(tmp_path):

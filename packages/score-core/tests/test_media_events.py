@@ -16,7 +16,7 @@ from score_core.media.synthetic import render_frame
 
 ROOT = Path(__file__).parents[3]
 LABELS = ROOT / "tests" / "data" / "cut_labels.json"
-SHARED_VIDEOS = Path(os.environ.get("SCORE_SHARED_DATA", ROOT.parent.parent / "shared" / "data")) / "video"
+SHARED_VIDEOS = Path(os.environ.get("SCORE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "video"
 FPS = 25
 
 

@@ -24,7 +24,8 @@ MIN_DISTANCE = 0.15
 MAD_FACTOR = 6.0
 """... and it must stand this many robust standard deviations above the typical frame-to-frame change ..."""
 LOCAL_RATIO = 3.0
-"""... be this many times the median change within LOCAL_WINDOW seconds around it ..."""
+"""... be this many times the median change within LOCAL_WINDOW seconds before it and the median after it (a
+cut stands out on both sides; the last step of a dissolve stands out only against the still shot after it) ..."""
 LOCAL_WINDOW = 0.5
 MIN_GAP = 0.25
 """... and be the largest change within this many seconds (shorter shots are taken for flashes)."""
@@ -69,15 +70,22 @@ def cuts_from_change(times: np.ndarray, change: np.ndarray) -> list[float]:
     for index in (int(i) for i in np.flatnonzero(change > threshold)):
         if index == 0:
             continue
-        near = (np.abs(times - times[index]) <= LOCAL_WINDOW) & (np.arange(change.size) != index)
-        near[0] = False
-        if not near.any() or change[index] >= LOCAL_RATIO * float(np.median(change[near])):
+        if change[index] >= LOCAL_RATIO * _busier_side(times, change, index):
             candidates.append(index)
     kept: list[int] = []
     for index in sorted(candidates, key=lambda i: -change[i]):
         if all(abs(times[index] - times[j]) >= MIN_GAP for j in kept):
             kept.append(index)
     return sorted(float(times[i]) for i in kept)
+
+
+def _busier_side(times: np.ndarray, change: np.ndarray, index: int) -> float:
+    """The larger of the median changes within LOCAL_WINDOW seconds before and after frame ``index`` (the first
+    frame, which has no predecessor, left out); 0 where neither side has a frame."""
+    frames = np.arange(change.size)
+    close = np.abs(times - times[index]) <= LOCAL_WINDOW
+    sides = [change[close & (frames > 0) & (frames < index)], change[close & (frames > index)]]
+    return max((float(np.median(side)) for side in sides if side.size), default=0.0)
 
 
 def histogram_cuts(video: str | Path) -> list[float]:
