@@ -7,7 +7,8 @@ the music21 collections the melody model learnt from, POP909 melody tracks, and 
 (drums only). Figures, per piece then
 averaged: in-scale fraction of the whole piece's pitched notes (best diatonic scale), the melody's, pitch-class
 entropy per 2-bar window (bits), mean |interval| of the melody (semitones), melody notes per second, the share
-of segments whose estimated key is the piece's, drums' share of onsets on the 8th-note grid, and the consonance
+of segments whose estimated key is the piece's, drums' share of onsets on the 8th-note grid, snare hits on beats
+2 or 4 and kick hits on 1 or 3 (each a share of all such hits, as `score evaluate` reports), and the consonance
 of bass against melody (share of sixteenths where both sound at a consonant interval; for POP909 the bass is
 the piano's lowest note below middle C at each onset). The shared clips are 1-10 s long, so a synthetic clip
 (`--long` seconds, a cut every 7 s) shows whole pieces of many segments. Usage:
@@ -81,7 +82,18 @@ def figures(notes: list, tempo: float, duration: float, starts: list[float] | No
     return row
 
 
+def placement_figures(notes: object, tempo: object, duration: float) -> dict[str, float]:
+    """Snare hits on beats 2 or 4 and kick hits on 1 or 3, each a share of all such hits (score evaluate's)."""
+    from score_core.analysis.form import drum_placement
+
+    placement = drum_placement(notes, tempo, duration)  # type: ignore[arg-type]
+    if not placement.hits:
+        return {}
+    return {"snare on 2|4": placement.snare_on_2_or_4, "kick on 1|3": placement.kick_on_1_or_3}
+
+
 def clip_rows(clips: list[Path], seed: int) -> dict[str, list[dict[str, float]]]:
+    from score_core.analysis.tempo import TempoMap
     from score_core.media import probe
     from score_core.pipeline import Pipeline, RunOptions, StageChoice
     from score_core.registry import load_registry
@@ -102,7 +114,8 @@ def clip_rows(clips: list[Path], seed: int) -> dict[str, list[dict[str, float]]]
             pipeline.colour_sum, pipeline.colour_frames = first.colour_sum, first.colour_frames
             options = RunOptions(key=key, scale_fit=fit, seed=seed)
             latents, score = pipeline.compose(features, info.duration, options)
-            rows[label].append(figures(list(score.notes), score.tempo_bpm, score.duration, list(latents.starts)))
+            row = figures(list(score.notes), score.tempo_bpm, score.duration, list(latents.starts))
+            rows[label].append({**row, **placement_figures(score.notes, TempoMap.of_score(score), score.duration)})
     return rows
 
 
@@ -145,9 +158,11 @@ def human_rows(tunes: int, pop: int) -> dict[str, list[dict[str, float]]]:
 
 
 def groove_rows(count: int) -> dict[str, list[dict[str, float]]]:
-    """Drums' share of onsets on the 8th grid in held-out (test split) 4/4 Groove MIDI beats."""
+    """Drums' share of onsets on the 8th grid, and snare / kick placement in the bar, in held-out (test split) 4/4
+    Groove MIDI beats."""
     import csv
 
+    from score_core.analysis.tempo import TempoMap
     from score_core.midi import read_midi
 
     root = SHARED / "music" / "groove"
@@ -158,11 +173,15 @@ def groove_rows(count: int) -> dict[str, list[dict[str, float]]]:
         chosen = [r for r in csv.DictReader(handle) if r["split"] == "test" and r["beat_type"] == "beat"
                   and r["time_signature"] == "4-4"][:count]
     for item in chosen:
-        score = read_midi(root / item["midi_filename"])
+        path = root / item["midi_filename"]
+        score = read_midi(path)
         step = 60.0 / score.tempo_bpm / 4
         onsets = [round(n.start / step) for n in score.notes if n.is_drum]
         if onsets:
-            rows["human Groove drums (test)"].append({"drums on 8ths": sum(o % 2 == 0 for o in onsets) / len(onsets)})
+            rows["human Groove drums (test)"].append({
+                "drums on 8ths": sum(o % 2 == 0 for o in onsets) / len(onsets),
+                **placement_figures(score.notes, TempoMap.from_midi(path), score.duration),
+            })
     return rows
 
 
@@ -194,7 +213,8 @@ def _track_notes(midi: object, index: int) -> list:
 def _print(rows: dict[str, list[dict[str, float]]]) -> None:
     columns = sorted({column for values in rows.values() for row in values for column in row},
                      key=["in-scale piece", "in-scale mel", "segs in key", "PCHE", "mean |int|",
-                          "notes/s", "drums on 8ths", "bass consonance"].index)
+                          "notes/s", "drums on 8ths", "snare on 2|4", "kick on 1|3",
+                          "bass consonance"].index)
     print(f"{'system':28s} {'n':>3s} " + " ".join(f"{c:>14s}" for c in columns))
     for label, values in rows.items():
         cells = []

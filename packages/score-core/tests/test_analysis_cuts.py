@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
+import pytest
 
 from score_core.analysis.cuts import cuts_from_change, histogram_cuts, read_cut_file
 from score_core.errors import ScoreError

@@ -84,3 +84,26 @@ def test_beat_path_starts_a_new_beat_at_each_segment_so_a_cut_is_a_latent_jump(t
     assert path.tolist() == [1.5] * 4 + [4.5] * 2 + [7.5] * 4 + [10.0]
     score = decoder.decode(track, temperature=1.0, seed=0)
     assert score.duration == pytest.approx(1.375)
+
+
+def test_a_returning_theme_brings_back_its_notes_from_its_own_random_stream(tiny_stream):
+    decoder = load_stream_decoder(str(tiny_stream))
+    spec = decoder.latent_spec
+    rng = np.random.default_rng(0)
+    theme, other = rng.standard_normal((2, 16, spec.size)).astype(np.float32)
+    path = np.concatenate([theme, other, theme])  # shots of 16 steps: theme A, theme B, theme A again
+
+    def notes(themes):
+        track = LatentTrack(
+            starts=np.array([0.0, 2.0, 4.0]), ends=np.array([2.0, 4.0, 6.0]),
+            values=np.zeros((3, spec.size), np.float32), spec=spec, tempo_bpm=120.0,
+            step_times=np.arange(49) * 0.125, step_values=path, segment_steps=(16, 16, 16),
+            segment_resets=(False, True, True), segment_themes=themes,
+        )
+        score = decoder.decode(track, temperature=1.0, seed=3)
+        return [[(round(n.start - start, 6), n.pitch) for n in score.notes if start <= n.start < start + 2.0]
+                for start in (0.0, 2.0, 4.0)]
+
+    themed = notes((0, 1, 0))
+    assert themed[0] and themed[2] == themed[0]
+    assert notes(None)[2] != notes(None)[0]  # without themes the sampled notes differ (one random stream)

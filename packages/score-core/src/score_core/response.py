@@ -9,8 +9,8 @@ register (notes folded by octaves to within FOLD_REACH of its centre) and its ow
 moves by degrees of the piece's scale (chromatic steps without a key) so that its first note is a leap of JOIN
 semitones from the last note before the cut and its pitch centre moves CENTRE_MOVE or more (a new tonal centre
 inside the key, never a whole-octave move); a returning theme takes its first appearance's move again. Its
-loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and
-broken chords, never repeated notes), and the note on the cut (and on the step after a strong in-shot event) is accented.
+loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and broken
+chords, never repeated notes), and the note on the cut (and on the step after a strong in-shot event) is accented.
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def shot_densities(change: SignalTrack | None, shot_starts: Sequence[float], cou
 def _with_density(notes: list[Note], density: int, step: float, scale: frozenset[int]) -> list[Note]:
     """Each part of a shot denser or sparser. Denser: notes of two eighths or more re-attacked every eighth, a
     melody's re-attacks walking by steps of ``scale`` towards its next note (or, when the next note is the same,
-    breaking the chord: a third above it and back), drums and bass repeating theirs; sparser: every other onset dropped, the kept note held
-    over it. The first note of each part (on the cut) always stays."""
+    breaking the chord: a third above it and back), drums and bass repeating theirs; sparser: every other onset
+    dropped, the kept note held over it. The first note of each part (on the cut) always stays."""
     if density == 0:
         return notes
     parts: dict[tuple[str, bool], list[Note]] = {}

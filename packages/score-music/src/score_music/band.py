@@ -2,7 +2,8 @@
 
 Each part reads its own slice of the whitened video components. The melody takes the latent as the bridge made
 it (the strongest components on its most-used dimensions). The drums decoder (``musicvae-drums``, looked up in
-the registry by name) takes the components from rank ``DRUMS_FIRST_RANK`` on, and its loudness follows the
+the registry by name) takes the components from rank ``DRUMS_FIRST_RANK`` on, played as the nearest groove of the
+shipped groove library (`score_music.groove_library`: latents of real Groove MIDI beats), and its loudness follows the
 picture's energy (how far the latent moves from one segment to the next). The bass is not sampled: for every
 bar it takes the diatonic triad that best covers the melody's duration-weighted pitch classes, in the segment's
 Krumhansl–Schmuckler key (estimated from the melody alone, as `score_core.keys.key_parts` does), and plays its
@@ -19,10 +20,13 @@ import numpy as np
 from score_core.contracts import LatentSpec, LatentTrack, Note, Score
 from score_core.keys import Key, estimate_key, pitch_class_weights
 from score_music.decoder import MusicVaeDecoder
+from score_music.groove_library import GrooveLibrary
 from score_music.melody import STEPS_PER_BAR, STEPS_PER_QUARTER
 
 DRUMS_DECODER = "musicvae-drums"
 DRUMS_FIRST_RANK = 16
+DRUMS_TEMPERATURE = 0.5
+"""The drums sample at this fraction of the run's temperature: a drummer holds the groove the shot chose."""
 MELODY_PROGRAM = 0
 BASS_PROGRAM = 33  # GM electric bass (finger)
 MELODY_VELOCITY = 90
@@ -44,10 +48,12 @@ becomes a tritone, while these five stay major or minor triads in either mode.""
 class BandDecoder:
     """Melody + bass + drums behind score's MusicDecoder protocol; every note carries its part's name."""
 
-    def __init__(self, melody: MusicVaeDecoder, drums: Any | None, notices: list[str]) -> None:
+    def __init__(self, melody: MusicVaeDecoder, drums: Any | None, notices: list[str],
+                 grooves: GrooveLibrary | None = None) -> None:
         self.melody = melody
         self.drums = drums
         self.notices = notices
+        self.grooves = grooves
         self.latent_spec: LatentSpec = melody.latent_spec
 
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
@@ -67,9 +73,11 @@ class BandDecoder:
         values = np.zeros((ranked.shape[0], spec.size), dtype=np.float32)
         own = ranked[:, DRUMS_FIRST_RANK : DRUMS_FIRST_RANK + spec.size]
         values[:, list(spec.ordered_dimensions()[: own.shape[1]])] = own
+        if self.grooves is not None:
+            values = self.grooves.nearest(values)
         track = LatentTrack(starts=latents.starts, ends=latents.ends, values=values, spec=spec,
                             tempo_bpm=latents.tempo_bpm)
-        score = self.drums.decode(track, temperature=temperature, seed=seed + 1)
+        score = self.drums.decode(track, temperature=DRUMS_TEMPERATURE * temperature, seed=seed + 1)
         louder = 0.8 + 0.3 * energy  # energy is 0..1 within the piece
         out = []
         for note in score.notes:
@@ -81,7 +89,8 @@ class BandDecoder:
     def provenance(self) -> dict[str, Any]:
         parts = {"melody": self.melody.provenance(), "bass": {"method": "chords inferred from the melody"}}
         if self.drums is not None:
-            parts["drums"] = self.drums.provenance()
+            parts["drums"] = {**self.drums.provenance(),
+                              "grooves": len(self.grooves.latents) if self.grooves is not None else None}
         return {"parts": parts, "notices": list(self.notices)}
 
 
@@ -171,5 +180,16 @@ def build_band(weights: str | None) -> BandDecoder:
             if have != wanted:
                 notices.append(f"band: no drums, '{DRUMS_DECODER}' segments are {have} steps, the melody's {wanted}")
                 drums = None
-    return BandDecoder(melody, drums, notices)
+    return BandDecoder(melody, drums, notices, None if drums is None else shipped_grooves(drums))
+
+
+def shipped_grooves(drums: Any) -> GrooveLibrary | None:
+    """The groove library shipped beside the shipped drums weights, when ``drums`` runs those weights."""
+    from score_music.groove_library import library_path, load_library
+    from score_music.shipped import DRUMS_STEM, shipped_weights
+
+    if not str(drums.provenance().get("weights", "")).startswith("shipped:"):
+        return None
+    path = library_path(shipped_weights(DRUMS_STEM).path)
+    return load_library(path) if path.is_file() else None
 

@@ -195,6 +195,32 @@ def build_groove(
     typer.echo(str(build_groove_cache(data, cache)))
 
 
+@app.command("build-groove-library")
+def build_groove_library(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Library file to write (NAME.grooves.npz beside "
+                                                                "the drums weights is where the band looks).")],
+    cache: Annotated[Path | None, typer.Option(help="Groove window cache (`score music build-groove`).")] = None,
+    weights: Annotated[Path | None, typer.Option(help="Drums weights (default: the shipped drums model).")] = None,
+    windows: Annotated[int, typer.Option(min=2, help="Training windows to keep, drawn at random.")] = 4096,
+    seed: Annotated[int, typer.Option()] = 0,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Posterior means of Groove MIDI training windows under the drums model: the grooves the band plays."""
+    from score_music.groove import load_groove_split
+    from score_music.groove_library import posterior_means, save_library
+    from score_music.loading import load_drums_decoder
+
+    _refuse_existing(output, overwrite)
+    decoder = load_drums_decoder(str(weights) if weights else None)
+    train_windows = load_groove_split(cache, "train")
+    chosen = np.sort(np.random.default_rng(seed).choice(len(train_windows), min(windows, len(train_windows)),
+                                                        replace=False))
+    means = posterior_means(decoder.model, train_windows[chosen])
+    save_library(output, means, {"windows": len(chosen), "seed": seed, "split": "train",
+                                 "weights_sha256": decoder.provenance()["weights_sha256"]})
+    typer.echo(f"{output}: {len(chosen)} grooves of {len(train_windows)} training windows")
+
+
 @app.command()
 def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Weights file to write when training ends.")],

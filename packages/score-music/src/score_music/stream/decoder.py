@@ -42,9 +42,16 @@ def read_card(weights: Path) -> dict[str, Any]:
     return dict(json.loads(card.read_text())) if card.is_file() else {}
 
 
+def theme_seed(seed: int, theme: int) -> int:
+    """The seed of one theme's own random stream in a piece decoded with ``seed``."""
+    return int(np.random.SeedSequence([seed, theme]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
 class StreamDecoder:
-    """Decodes a track of per-beat latents into one melody: the LSTM state runs on across every beat, and each
-    step reads the latent of its own beat, so a change of latent is heard from the next 16th on."""
+    """Decodes a track of per-beat latents into one melody: the LSTM state runs on across every beat of a shot,
+    and each step reads the latent of its own beat, so a change of latent is heard from the next 16th on. With
+    segment themes (`--form auto`), every shot of a theme starts afresh from the theme's own random stream, so
+    the theme's notes return with it."""
 
     def __init__(self, model: Any, latent_spec: LatentSpec, provenance: dict[str, Any]) -> None:
         self.model = model
@@ -85,9 +92,13 @@ class StreamDecoder:
         path = torch.from_numpy(np.asarray(self.beat_path(latents), dtype=np.float32)).unsqueeze(0)
         counts = latents.segment_steps or ()
         resets = latents.segment_resets or (False,) * len(counts)
+        themes = latents.segment_themes
         pieces, previous, state, offset = [], None, None, 0
         for index, count in enumerate(counts):
             restart = index == 0 or resets[index]  # a new shot restarts the state from its own latent
+            if restart and themes is not None:  # a theme's notes come from its own stream, so they return with it
+                generator = torch.Generator().manual_seed(theme_seed(seed, themes[index]))
+                previous = None
             events, state = self.model.decode_steps(path[:, offset:offset + count], temperature=temperature,
                                                     generator=generator, first_input=previous,
                                                     state=None if restart else state)
