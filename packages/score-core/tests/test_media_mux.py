@@ -135,3 +135,30 @@ def test_real_clip_with_surround_sound(tmp_path: Path, media: dict[str, Path]) -
     with av.open(str(output)) as container:
         assert [s.channels for s in container.streams.audio] == [2]  # the 5.1 track is gone
         assert stream_seconds(container.streams.audio[0]) == pytest.approx(5.28, abs=0.1)
+
+
+def test_a_long_soundtrack_encoded_in_two_halves_plays_as_one(tmp_path: Path) -> None:
+    import numpy as np
+
+    from score_core.audio import write_wav
+    from score_core.media import mux
+
+    seconds, rate = 24.0, 44100
+    assert seconds >= mux.PARALLEL_AUDIO_SECONDS
+    time = np.arange(round(seconds * rate)) / rate
+    pitch = 220.0 * 2 ** (np.floor(time * 4) % 12 / 12)  # a new note every 1/4 s, through the splice
+    tone = 0.4 * np.sin(2 * np.pi * np.cumsum(pitch) / rate) * np.exp(-3 * (time % 0.25))
+    wav = write_wav(tmp_path / "music.wav", np.stack([tone, 0.5 * tone], axis=1).astype(np.float32), rate)
+    video = synthetic.write_test_video(tmp_path / "video.mp4", duration=seconds, size=(64, 96))
+    output = tmp_path / "scored.mp4"
+    mux_audio(video, wav, output)
+    with av.open(str(output)) as container:
+        decoded = np.concatenate([f.to_ndarray() for f in container.decode(container.streams.audio[0])], axis=1)
+    assert abs(decoded.shape[1] - time.size) < 2048
+    error = np.abs(decoded[0, : time.size] - tone[: decoded.shape[1]])
+    splice = mux._splice_sample(time.size, rate)
+    assert splice is not None  # two halves on this machine (CI has 2 CPUs)
+    around = error[splice - rate // 10 : splice + rate // 10]
+    elsewhere = np.concatenate([error[rate : splice - rate // 10], error[splice + rate // 10 : -rate]])
+    assert around.max() <= 1.5 * elsewhere.max() + 1e-3  # no gap or click where the second encoder takes over
+    assert np.corrcoef(decoded[0, : time.size], tone[: decoded.shape[1]])[0, 1] > 0.999

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,21 @@ def _reencoded_packets(
     yield from _tagged(out_stream.encode(None), 0)
 
 
+#: A soundtrack at least this long (seconds) is AAC-encoded in two halves at once, on two CPUs.
+PARALLEL_AUDIO_SECONDS = 20.0
+_AAC_FRAME = 1024
+_SPLICE_MARGIN = 4 * _AAC_FRAME
+"""Samples each half's encoder reads beyond the splice, so both have settled there (window shape, psychoacoustic
+state) and their blocks overlap-add across it as one encoder's would."""
+
+
+def _aac_encoder_settings(context: Any, layout: str) -> None:
+    context.bit_rate = 128_000 if layout == "mono" else 192_000
+    # At 192 kbit/s the bit-saving searches (two-loop quantiser, mid/side, noise and intensity stereo) are
+    # most of the encoder's time and not needed: without them it encodes at about twice the speed.
+    context.options = {"aac_coder": "fast", "aac_ms": "0", "aac_pns": "0", "aac_is": "0"}
+
+
 def _audio_packets(
     path: Path,
     wav: av.container.InputContainer,
@@ -179,33 +195,81 @@ def _audio_packets(
     rate = in_stream.rate if in_stream.rate in _AAC_RATES else _FALLBACK_AUDIO_RATE
     layout = "mono" if in_stream.channels == 1 else "stereo"
     out = sink.add_stream("aac", rate=rate, layout=layout)
-    out.bit_rate = 128_000 if layout == "mono" else 192_000
-    # At 192 kbit/s the bit-saving searches (two-loop quantiser, mid/side, noise and intensity stereo) are
-    # most of the encoder's time and not needed: without them it encodes at about twice the speed.
-    out.codec_context.options = {"aac_coder": "fast", "aac_ms": "0", "aac_pns": "0", "aac_is": "0"}
+    _aac_encoder_settings(out.codec_context, layout)
     out.time_base = Fraction(1, rate)
     limit = round(duration * rate)
     offset = round(start * rate)
+    splice = _splice_sample(limit, rate) if rate == in_stream.rate else None
 
     def packets() -> Iterator[tuple[int, Packet[Any]]]:
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        written = 0
-        try:
-            for frame in _then_none(wav.decode(in_stream)):
-                for chunk in resampler.resample(frame):
-                    samples = chunk.to_ndarray()[:, : limit - written]
-                    if samples.shape[1]:
-                        yield from _tagged(out.encode(_audio_frame(samples, layout, rate, offset + written)), 1)
-                        written += samples.shape[1]
-                if written >= limit:
-                    break
-        except AV_ERRORS as exc:
-            raise _StageError(ScoreError(str(path), f"cannot be read ({short_reason(exc)})")) from None
-        if written == 0:
-            raise _StageError(ScoreError(str(path), "holds no audio samples"))
-        yield from _tagged(out.encode(None), 1)
+        if splice is None:
+            yield from _tagged(_encoded(out, _samples(path, wav, layout, rate, 0, limit), layout, rate, offset), 1)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the encoder runs without the GIL
+            second = pool.submit(_second_half, path, layout, rate, splice, limit, offset)
+            first = _encoded(out, _samples(path, wav, layout, rate, 0, splice + _SPLICE_MARGIN), layout, rate, offset)
+            yield from _tagged((p for p in first if p.pts is not None and p.pts < offset + splice), 1)
+            yield from _tagged(second.result(), 1)
 
     return out, packets()
+
+
+def _splice_sample(limit: int, rate: int) -> int | None:
+    """Where a soundtrack of ``limit`` samples is split between two encoders (an AAC frame boundary near the
+    middle), or None when it is short or this process has one CPU."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cpus < 2 or limit < PARALLEL_AUDIO_SECONDS * rate:
+        return None
+    return limit // 2 // _AAC_FRAME * _AAC_FRAME
+
+
+def _second_half(path: Path, layout: str, rate: int, splice: int, limit: int, offset: int) -> list[Packet[Any]]:
+    """The AAC packets from ``splice`` on, from an encoder of its own that starts _SPLICE_MARGIN samples
+    earlier (its priming packets and those before the splice are dropped)."""
+    context = av.CodecContext.create("aac", "w")
+    context.sample_rate, context.layout, context.format = rate, layout, "fltp"
+    context.time_base = Fraction(1, rate)
+    _aac_encoder_settings(context, layout)
+    begin = splice - _SPLICE_MARGIN
+    with _open_audio(path) as wav:
+        samples = _samples(path, wav, layout, rate, begin, limit)
+        encoded = _encoded(context, samples, layout, rate, offset)
+        return [p for p in encoded if p.pts is not None and p.pts >= offset + splice]
+
+
+def _samples(
+    path: Path, wav: av.container.InputContainer, layout: str, rate: int, begin: int, end: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first sample index, planar float32 samples) chunks of the WAV's samples [begin, end)."""
+    in_stream = wav.streams.audio[0]
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    position = 0
+    try:
+        for frame in _then_none(wav.decode(in_stream)):
+            for chunk in resampler.resample(frame):
+                samples = chunk.to_ndarray()
+                low, high = max(begin - position, 0), min(end - position, samples.shape[1])
+                if high > low:
+                    yield position + low, samples[:, low:high]
+                position += samples.shape[1]
+            if position >= end:
+                break
+    except AV_ERRORS as exc:
+        raise _StageError(ScoreError(str(path), f"cannot be read ({short_reason(exc)})")) from None
+    if position == 0:
+        raise _StageError(ScoreError(str(path), "holds no audio samples"))
+
+
+def _encoded(
+    encoder: Any, chunks: Iterator[tuple[int, np.ndarray]], layout: str, rate: int, offset: int
+) -> Iterator[Packet[Any]]:
+    """AAC packets of the chunks from ``encoder`` (a stream or a codec context; frame pts: ``offset`` + the
+    chunk's first sample), the encoder flushed at the end."""
+    for first, samples in chunks:
+        yield from encoder.encode(_audio_frame(samples, layout, rate, offset + first))
+    yield from encoder.encode(None)
 
 
 def _audio_frame(samples: np.ndarray, layout: str, rate: int, pts: int) -> av.AudioFrame:
@@ -220,7 +284,7 @@ def _then_none(frames: Iterator[av.AudioFrame]) -> Iterator[av.AudioFrame | None
     yield None
 
 
-def _tagged(packets: list[Packet[Any]], index: int) -> Iterator[tuple[int, Packet[Any]]]:
+def _tagged(packets: Iterable[Packet[Any]], index: int) -> Iterator[tuple[int, Packet[Any]]]:
     for packet in packets:
         yield index, packet
 
