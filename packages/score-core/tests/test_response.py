@@ -145,3 +145,12 @@ def test_an_anchored_theme_sounds_the_same_whatever_shot_comes_before_it():
     assert placed(low, frozenset({0})) == placed(high, frozenset({0}))
     assert len(placed(low, frozenset({0}))) == len(theme)  # its own density, not the cut's
     assert placed(low, frozenset()) != placed(high, frozenset())  # unanchored, it answers the shot before
+
+
+def test_a_shot_the_decoder_wrote_two_octaves_low_still_joins_the_shot_before_by_a_leap():
+    before = [Note(pitch=p, velocity=80, start=i * 0.5, end=(i + 1) * 0.5) for i, p in enumerate([76, 79, 78, 79])]
+    low = [Note(pitch=43, velocity=80, start=2.0, end=3.8), Note(pitch=74, velocity=80, start=3.8, end=4.0)]
+    score = Score(notes=(*before, *low), tempo_bpm=120, duration=4.0)
+    answered = answer_cuts(score, [2.0], [], [80, 80], 0.125, scale=C_MAJOR)
+    pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
+    assert 2 <= abs(pitches[4] - pitches[3]) <= 5

@@ -34,6 +34,9 @@ FOLD_REACH = 8
 #: Pitch centres are kept within this range when a shot is moved, nearer REGISTER_HOME where moves tie.
 REGISTER_RANGE = (52, 80)
 REGISTER_HOME = 67
+MOVE_OCTAVES = 3
+"""A shot may move up to this many octaves (in scale degrees): a shot the decoder wrote two octaves low can still
+join the shot before it by a leap."""
 CHROMATIC = frozenset(range(12))
 #: Velocity added to the first note of a shot and to the answer to an in-shot event.
 ACCENT = 28
@@ -300,7 +303,8 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
 
         theme = themes[shot] if shot < len(themes) else None
         again = first_move.get(theme) if theme is not None else None
-        allowed = [m for m in range(-2 * wrap, 2 * wrap + 1) if REGISTER_RANGE[0] <= placed(m)[0] <= REGISTER_RANGE[1]]
+        allowed = [m for m in range(-MOVE_OCTAVES * wrap, MOVE_OCTAVES * wrap + 1)
+                   if REGISTER_RANGE[0] <= placed(m)[0] <= REGISTER_RANGE[1]]
         allowed = allowed or [0]
         if again is not None:
             moves[shot] = again
