@@ -153,4 +153,19 @@ def test_a_shot_the_decoder_wrote_two_octaves_low_still_joins_the_shot_before_by
     score = Score(notes=(*before, *low), tempo_bpm=120, duration=4.0)
     answered = answer_cuts(score, [2.0], [], [80, 80], 0.125, scale=C_MAJOR)
     pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
-    assert 2 <= abs(pitches[4] - pitches[3]) <= 5
+    assert JOIN[0] <= abs(pitches[4] - pitches[3]) <= JOIN[1]
+
+
+def _melody(pitches: list[int], start: float, length: float) -> list[Note]:
+    return [Note(pitch=p, velocity=80, start=start + i * length, end=start + (i + 1) * length)
+            for i, p in enumerate(pitches)]
+
+
+def test_the_second_heard_after_a_cut_sits_in_another_register_than_the_second_before_it():
+    for before, after in [([55, 55, 79, 79], [77, 77, 60, 60]), ([52, 53, 72, 74], [71, 72, 55, 57])]:
+        score = Score(notes=(*_melody(before, 0.0, 0.5), *_melody(after, 2.0, 0.5)), tempo_bpm=120, duration=4.0)
+        answered = answer_cuts(score, [2.0], [], [80, 80], 0.125, scale=C_MAJOR)
+        pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
+        assert abs(np.mean(pitches[4:6]) - np.mean(pitches[2:4])) >= CENTRE_MOVE
+        assert JOIN[0] <= abs(pitches[4] - pitches[3]) <= JOIN[1]
+

@@ -26,7 +26,7 @@ from score_core.protocols import Bridge
 from score_core.tempo import TempoPlan
 
 #: The first note of a new shot leaps this far (semitones, inclusive) from the last note before the cut.
-JOIN = (2, 5)
+JOIN = (3, 7)
 #: Consecutive shots' pitch centres differ by at least this many semitones where a move allows.
 CENTRE_MOVE = 3
 #: Within a shot, notes further than this from its centre are folded back by octaves.
@@ -44,6 +44,9 @@ ACCENT = 28
 LEVEL_JUMP = 14
 #: In-shot events at least this strong are answered.
 EVENT_STRENGTH = 1.0
+HEARD_SPAN = 1.0
+"""Seconds either side of a cut that a listener compares: a register move is judged on the notes sounding in the
+last second before the cut and the first second after it, not only on whole-shot averages."""
 
 
 @dataclass(frozen=True)
@@ -282,24 +285,30 @@ def themed_densities(densities: Sequence[int], themes: Sequence[int] = (),
 def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: frozenset[int],
                themes: Sequence[int] = (), anchored: frozenset[int] = frozenset()) -> list[int]:
     """Move per shot in steps of ``scale`` that places it the way a melody starts a new phrase: its first note a
-    leap of JOIN semitones from the last note before the cut, its pitch centre CENTRE_MOVE or more from the last
-    shot's, a move that is not whole octaves (the tonal centre changes), the shot's own contour kept. A returning
+    leap of JOIN semitones from the last note before the cut, the pitch centre of its first HEARD_SPAN
+    CENTRE_MOVE or more from that of the last HEARD_SPAN before the cut (then the whole shot's from the last
+    shot's), a move that is not whole octaves (the tonal centre changes), the shot's own contour kept. A returning
     theme takes its first shot's move again: the same notes come back. An ``anchored`` theme's first shot takes
     the move that centres it nearest REGISTER_HOME, whatever came before."""
     wrap = len(scale)
     moves = [0] * shots
     first_move: dict[int, int] = {}
     centres = _shot_centres(notes, shot_of, shots)
-    previous: tuple[float, int] | None = None  # (centre, last pitch) of the last shot with notes
+    previous: tuple[float, int, float] | None = None  # (centre, last pitch, heard centre) of the last shot with notes
     for shot, members in enumerate(_by_shot(notes, shot_of, shots)):
         if not members:
             continue
         weights = np.array([n.end - n.start for n in members])
+        opening, closing = members[0].start, max(n.end for n in members)
+        head = np.array([max(0.0, min(n.end, opening + HEARD_SPAN) - n.start) for n in members])
+        tail = np.array([max(0.0, n.end - max(n.start, closing - HEARD_SPAN)) for n in members])
         folded = [_fold(n.pitch, centres[shot]) for n in members]
 
-        def placed(move: int, folded: list[int] = folded, weights: np.ndarray = weights) -> tuple[float, int, int]:
+        def placed(move: int, folded: list[int] = folded, weights: np.ndarray = weights,
+                   head: np.ndarray = head) -> tuple[float, int, int, float]:
             moved = [shift_degrees(p, move, scale) for p in folded]
-            return float(np.average(moved, weights=weights)), moved[0], moved[-1]
+            heard = float(np.average(moved, weights=head))
+            return float(np.average(moved, weights=weights)), moved[0], moved[-1], heard
 
         theme = themes[shot] if shot < len(themes) else None
         again = first_move.get(theme) if theme is not None else None
@@ -311,17 +320,19 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
         elif theme in anchored:
             moves[shot] = min(allowed, key=lambda move: (abs(placed(move)[0] - REGISTER_HOME), abs(move)))
         elif previous is not None:
-            def rank(move: int, previous: tuple[float, int] = previous) -> tuple[int, int, int, float, int]:
-                centre, first, _ = placed(move)
+            def rank(move: int, previous: tuple[float, int, float] = previous) -> tuple[int, ...]:
+                centre, first, _, heard = placed(move)
                 join = abs(first - previous[1])
-                return (0 if JOIN[0] <= join <= JOIN[1] else 1, 0 if abs(centre - previous[0]) >= CENTRE_MOVE else 1,
-                        0 if move % wrap else 1, abs(centre - REGISTER_HOME) // 6, abs(move))
+                return (0 if JOIN[0] <= join <= JOIN[1] else 1, 0 if abs(heard - previous[2]) >= CENTRE_MOVE else 1,
+                        0 if abs(centre - previous[0]) >= CENTRE_MOVE else 1, 0 if move % wrap else 1,
+                        int(abs(centre - REGISTER_HOME) // 6), abs(move))
 
             moves[shot] = min(allowed, key=rank)
         if theme is not None:
             first_move.setdefault(theme, moves[shot])
-        centre, _, last = placed(moves[shot])
-        previous = (centre, last)
+        centre, _, last, _ = placed(moves[shot])
+        moved_tail = [shift_degrees(p, moves[shot], scale) for p in folded]
+        previous = (centre, last, float(np.average(moved_tail, weights=tail)) if tail.sum() > 0 else centre)
     return moves
 
 
