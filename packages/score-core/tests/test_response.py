@@ -168,4 +168,3 @@ def test_the_second_heard_after_a_cut_sits_in_another_register_than_the_second_b
         pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
         assert abs(np.mean(pitches[4:6]) - np.mean(pitches[2:4])) >= CENTRE_MOVE
         assert JOIN[0] <= abs(pitches[4] - pitches[3]) <= JOIN[1]
-

@@ -294,7 +294,7 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
     moves = [0] * shots
     first_move: dict[int, int] = {}
     centres = _shot_centres(notes, shot_of, shots)
-    previous: tuple[float, int, float] | None = None  # (centre, last pitch, heard centre) of the last shot with notes
+    previous: tuple[float, int, float] | None = None  # (centre, last pitch, closing centre) of the last shot with notes
     for shot, members in enumerate(_by_shot(notes, shot_of, shots)):
         if not members:
             continue
@@ -304,11 +304,14 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
         tail = np.array([max(0.0, n.end - max(n.start, closing - HEARD_SPAN)) for n in members])
         folded = [_fold(n.pitch, centres[shot]) for n in members]
 
-        def placed(move: int, folded: list[int] = folded, weights: np.ndarray = weights,
-                   head: np.ndarray = head) -> tuple[float, int, int, float]:
+        def placed(move: int, folded: list[int] = folded, weights: np.ndarray = weights, head: np.ndarray = head,
+                   tail: np.ndarray = tail) -> tuple[float, int, int, float, float]:
+            """Centre, first and last pitch, centre of the opening and of the closing HEARD_SPAN."""
             moved = [shift_degrees(p, move, scale) for p in folded]
-            heard = float(np.average(moved, weights=head))
-            return float(np.average(moved, weights=weights)), moved[0], moved[-1], heard
+            centre = float(np.average(moved, weights=weights))
+            heard_first, heard_last = (float(np.average(moved, weights=w)) if w.sum() > 0 else centre
+                                       for w in (head, tail))
+            return centre, moved[0], moved[-1], heard_first, heard_last
 
         theme = themes[shot] if shot < len(themes) else None
         again = first_move.get(theme) if theme is not None else None
@@ -321,7 +324,7 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
             moves[shot] = min(allowed, key=lambda move: (abs(placed(move)[0] - REGISTER_HOME), abs(move)))
         elif previous is not None:
             def rank(move: int, previous: tuple[float, int, float] = previous) -> tuple[int, ...]:
-                centre, first, _, heard = placed(move)
+                centre, first, _, heard, _ = placed(move)
                 join = abs(first - previous[1])
                 return (0 if JOIN[0] <= join <= JOIN[1] else 1, 0 if abs(heard - previous[2]) >= CENTRE_MOVE else 1,
                         0 if abs(centre - previous[0]) >= CENTRE_MOVE else 1, 0 if move % wrap else 1,
@@ -330,9 +333,8 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
             moves[shot] = min(allowed, key=rank)
         if theme is not None:
             first_move.setdefault(theme, moves[shot])
-        centre, _, last, _ = placed(moves[shot])
-        moved_tail = [shift_degrees(p, moves[shot], scale) for p in folded]
-        previous = (centre, last, float(np.average(moved_tail, weights=tail)) if tail.sum() > 0 else centre)
+        centre, _, last, _, closing_centre = placed(moves[shot])
+        previous = (centre, last, closing_centre)
     return moves
 
 
