@@ -86,6 +86,12 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def _open(page: Any, studio_url: str) -> None:
+    """Load the page and wait until it shows the takes already made, so counts taken next are not racing it."""
+    page.goto(studio_url)
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+
+
 def _shot(page: Any, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
@@ -94,7 +100,7 @@ def _shot(page: Any, name: str) -> None:
 
 def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: Path) -> None:
     clip = write_test_video(tmp_path / "street.mp4", duration=6.0, cuts=(3.0,), size=(72, 128))
-    page.goto(studio_url)
+    _open(page, studio_url)
     vision = page.locator("#vision option").all_inner_texts()
     music = page.locator("#music option").all_inner_texts()
     assert "color-stats" in vision and "arpeggio" in music  # the example plugin's, read from the registry
@@ -174,7 +180,7 @@ def test_score_watch_compare_and_download(studio_url: str, page: Any, tmp_path: 
 
 
 def test_every_control_is_labelled_and_the_file_chooser_is_reached_by_keyboard(studio_url: str, page: Any) -> None:
-    page.goto(studio_url)
+    _open(page, studio_url)
     page.locator("#vision option").first.wait_for(state="attached")
     unlabelled = page.evaluate("""[...document.querySelectorAll('input, select')]
         .filter((c) => !c.closest('[hidden]') && c.labels.length === 0).map((c) => c.id)""")
@@ -189,7 +195,7 @@ def test_every_control_is_labelled_and_the_file_chooser_is_reached_by_keyboard(s
 def test_a_non_video_upload_shows_a_one_line_error(studio_url: str, page: Any, tmp_path: Path) -> None:
     fake = tmp_path / "holiday.mp4"
     fake.write_bytes(b"this is a text file pretending to be a video\n" * 50)
-    page.goto(studio_url)
+    _open(page, studio_url)
     page.locator("#vision option").first.wait_for(state="attached")
     page.set_input_files("#video", str(fake))
     page.click("#score")
@@ -205,7 +211,7 @@ def test_an_mpeg4_part2_clip_plays_in_the_page(studio_url: str, page: Any, tmp_p
     archive = write_test_video(tmp_path / "archive.mp4", duration=4.5, cuts=(2.0,), size=(72, 128), codec="mpeg4")
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.goto(studio_url)
+    _open(page, studio_url)
     page.select_option("#vision", "color-stats")
     page.select_option("#music", "arpeggio")
     page.set_input_files("#video", str(archive))
@@ -220,7 +226,7 @@ def test_an_mpeg4_part2_clip_plays_in_the_page(studio_url: str, page: Any, tmp_p
 
 def _scored_clip(page: Any, studio_url: str, clip: Path) -> Any:
     """Open the page, score ``clip`` with the light plugins and return the new take's card."""
-    page.goto(studio_url)
+    _open(page, studio_url)
     page.select_option("#vision", "color-stats")
     page.select_option("#music", "arpeggio")
     page.set_input_files("#video", str(clip))
@@ -263,7 +269,7 @@ def test_re_rolling_one_shot_keeps_the_other_shots_music(studio_url: str, page: 
 
 def test_one_click_scores_several_variations(studio_url: str, page: Any, tmp_path: Path) -> None:
     clip = write_test_video(tmp_path / "three.mp4", duration=4.5, cuts=(2.0,), size=(72, 128))
-    page.goto(studio_url)
+    _open(page, studio_url)
     page.select_option("#vision", "color-stats")
     page.select_option("#music", "arpeggio")
     page.fill("#seed", "20")

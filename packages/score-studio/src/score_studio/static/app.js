@@ -384,4 +384,5 @@ function wire() {
 
 wire();
 wireCompare();
-loadPlugins().then(loadTakes).catch((error) => showError(error.message));
+loadPlugins().then(loadTakes).then(() => { document.body.dataset.ready = "true"; })
+  .catch((error) => showError(error.message));
