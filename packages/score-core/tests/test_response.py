@@ -122,6 +122,15 @@ def test_a_denser_shot_adds_passing_tones_not_repeated_notes():
     assert max(abs(a - b) for a, b in pairwise(pitches)) <= 4  # steps between the original notes
 
 
+def test_a_denser_shot_walks_between_its_notes_in_one_register():
+    held = [Note(pitch=43, velocity=80, start=0.0, end=1.5), Note(pitch=74, velocity=80, start=1.5, end=2.0)]
+    score = Score(notes=tuple(held), tempo_bpm=120, duration=2.0)
+    answered = answer_cuts(score, [], [], [80], 0.125, densities=[1], scale=C_MAJOR)
+    pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
+    assert len(pitches) > len(held)
+    assert max(abs(b - a) for a, b in pairwise(pitches)) <= 4  # steps up to the next note, not folded into leaps
+
+
 def test_shift_degrees_walks_the_scale():
     c_major = frozenset({0, 2, 4, 5, 7, 9, 11})
     assert shift_degrees(60, 2, c_major) == 64

@@ -239,6 +239,7 @@ def answer_cuts(
     same in every piece."""
     bounds = np.asarray(shot_starts, dtype=np.float64)
     steps_of = scale or CHROMATIC
+    score = _in_one_register(score, bounds)
     densities = themed_densities(densities, themes, anchored)
     if densities:
         by_shot: dict[int, list[Note]] = {}
@@ -359,6 +360,17 @@ def best_major_key(pitches: np.ndarray, weights: np.ndarray) -> int:
     np.add.at(classes, np.asarray(pitches) % 12, weights)
     scale = np.array([0, 2, 4, 5, 7, 9, 11])
     return int(np.argmax([classes[(scale + tonic) % 12].sum() for tonic in range(12)]))
+
+
+def _in_one_register(score: Score, bounds: np.ndarray) -> Score:
+    """The melodic notes of each shot folded by octaves to within FOLD_REACH of its centre, before a density
+    change walks between them (a walk between notes octaves apart would fold into a zigzag of leaps)."""
+    melodic = [n for n in score.notes if not n.is_drum and n.part != "bass"]
+    shot_of = {id(n): int(np.searchsorted(bounds, n.start + 1e-6, side="right")) for n in melodic}
+    centres = _shot_centres(melodic, shot_of, len(bounds) + 1)
+    return score.model_copy(update={"notes": tuple(
+        n.model_copy(update={"pitch": _fold(n.pitch, centres[shot_of[id(n)]])}) if id(n) in shot_of else n
+        for n in score.notes)})
 
 
 def _by_shot(notes: list[Note], shot_of: dict[int, int], shots: int) -> list[list[Note]]:
