@@ -111,6 +111,19 @@ def test_a_returning_theme_comes_back_on_its_own_pitch_classes():
     assert any(moved[1]) or any(moved[2])  # the shots between did move
 
 
+def test_a_returning_theme_that_would_leap_too_far_comes_back_whole_octaves_away():
+    falling = [72, 71, 69, 67, 65, 64, 62, 60]
+    notes = [Note(pitch=p, velocity=80, start=2.0 * shot + i * 0.25, end=2.0 * shot + i * 0.25 + 0.2)
+             for shot in range(3) for i, p in enumerate(falling)]
+    score = Score(notes=tuple(notes), tempo_bpm=120, duration=6.0)
+    answered = answer_cuts(score, [2.0, 4.0], [], [80] * 3, 0.125, scale=C_MAJOR, themes=[0, 1, 0])
+    first, between, again = ([n.pitch for n in shot] for shot in _shots(answered.notes))
+    assert between[-1] < first[-1]  # the shot between ends below where the theme began
+    assert abs(again[0] - between[-1]) <= JOIN[1]  # its own move would have been a leap of more than an octave
+    octaves = {b - a for a, b in zip(first, again, strict=True)}
+    assert len(octaves) == 1 and octaves.pop() % 12 == 0  # the same notes, whole octaves away
+
+
 def test_a_denser_shot_adds_passing_tones_not_repeated_notes():
     held = [Note(pitch=p, velocity=80, start=i * 0.5, end=(i + 1) * 0.5) for i, p in enumerate([60, 64, 67, 65])]
     score = Score(notes=tuple(held), tempo_bpm=120, duration=2.0)

@@ -8,7 +8,8 @@ whatever the decoder, the way a melody starts a new phrase rather than by jumpin
 register (notes folded by octaves to within FOLD_REACH of its centre) and its own contour, and the whole shot
 moves by degrees of the piece's scale (chromatic steps without a key) so that its first note is a leap of JOIN
 semitones from the last note before the cut and its pitch centre moves CENTRE_MOVE or more (a new tonal centre
-inside the key, never a whole-octave move); a returning theme takes its first appearance's move again. Its
+inside the key, never a whole-octave move); a returning theme takes its first appearance's move again, whole
+octaves from it where that brings a leap of more than JOIN semitones into one the shot before can join. Its
 loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and broken
 chords, never repeated notes), and the note on the cut (and on the step after a strong in-shot event) is accented.
 """
@@ -289,8 +290,9 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
     leap of JOIN semitones from the last note before the cut, the pitch centre of its first HEARD_SPAN
     CENTRE_MOVE or more from that of the last HEARD_SPAN before the cut (then the whole shot's from the last
     shot's), a move that is not whole octaves (the tonal centre changes), the shot's own contour kept. A returning
-    theme takes its first shot's move again: the same notes come back. An ``anchored`` theme's first shot takes
-    the move that centres it nearest REGISTER_HOME, whatever came before."""
+    theme takes its first shot's move again: the same notes come back, whole octaves higher or lower where the
+    leap into them would otherwise be wider than JOIN. An ``anchored`` theme's first shot takes the move that
+    centres it nearest REGISTER_HOME, whatever came before, and every return the same move."""
     wrap = len(scale)
     moves = [0] * shots
     first_move: dict[int, int] = {}
@@ -319,7 +321,12 @@ def shot_moves(notes: list[Note], shot_of: dict[int, int], shots: int, scale: fr
         allowed = [m for m in range(-MOVE_OCTAVES * wrap, MOVE_OCTAVES * wrap + 1)
                    if REGISTER_RANGE[0] <= placed(m)[0] <= REGISTER_RANGE[1]]
         allowed = allowed or [0]
-        if again is not None:
+        if again is not None and theme not in anchored and previous is not None:
+            last = previous[1]
+            octaves = [again + k * wrap for k in range(-MOVE_OCTAVES, MOVE_OCTAVES + 1) if again + k * wrap in allowed]
+            moves[shot] = min(octaves or [again], key=lambda move: (
+                max(0, abs(placed(move)[1] - last) - JOIN[1]), move != again))
+        elif again is not None:
             moves[shot] = again
         elif theme in anchored:
             moves[shot] = min(allowed, key=lambda move: (abs(placed(move)[0] - REGISTER_HOME), abs(move)))
