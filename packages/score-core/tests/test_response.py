@@ -135,6 +135,17 @@ def test_a_denser_shot_adds_passing_tones_not_repeated_notes():
     assert max(abs(a - b) for a, b in pairwise(pitches)) <= 4  # steps between the original notes
 
 
+def test_a_sparser_shot_keeps_the_nearer_of_each_two_notes_never_a_repeat():
+    def sparser(pitches):
+        held = [Note(pitch=p, velocity=80, start=i * 0.5, end=(i + 1) * 0.5) for i, p in enumerate(pitches)]
+        score = Score(notes=tuple(held), tempo_bpm=120, duration=2.0)
+        answered = answer_cuts(score, [], [], [80], 0.125, densities=[-1], scale=C_MAJOR)
+        return [(n.pitch, n.start, n.end) for n in sorted(answered.notes, key=lambda n: n.start)]
+
+    assert sparser([60, 62, 67, 64]) == [(60, 0.0, 1.0), (64, 1.0, 2.0)]  # not the leap 60 -> 67
+    assert sparser([60, 62, 67, 60]) == [(60, 0.0, 1.0), (67, 1.0, 2.0)]  # the nearer one would repeat the 60
+
+
 def test_a_denser_shot_walks_between_its_notes_in_one_register():
     held = [Note(pitch=43, velocity=80, start=0.0, end=1.5), Note(pitch=74, velocity=80, start=1.5, end=2.0)]
     score = Score(notes=tuple(held), tempo_bpm=120, duration=2.0)

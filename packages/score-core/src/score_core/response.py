@@ -11,7 +11,8 @@ semitones from the last note before the cut and its pitch centre moves CENTRE_MO
 inside the key, never a whole-octave move); a returning theme takes its first appearance's move again, whole
 octaves from it where that brings a leap of more than JOIN semitones into one the shot before can join. Its
 loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and broken
-chords, never repeated notes), and the note on the cut (and on the step after a strong in-shot event) is accented.
+chords, never repeated notes; sparser: every other onset, on the nearer of each two notes), and the note on the
+cut (and on the step after a strong in-shot event) is accented.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def _with_density(notes: list[Note], density: int, step: float, scale: frozenset
     """Each part of a shot denser or sparser. Denser: notes of two eighths or more re-attacked every eighth, a
     melody's re-attacks walking by steps of ``scale`` towards its next note (or, when the next note is the same,
     breaking the chord: a third above it and back), drums and bass repeating theirs; sparser: every other onset
-    dropped, the kept note held over it. The first note of each part (on the cut) always stays."""
+    dropped, the kept note held over it (see `_sparser`). The first note of each part (on the cut) always stays."""
     if density == 0:
         return notes
     parts: dict[tuple[str, bool], list[Note]] = {}
@@ -185,19 +186,28 @@ def _with_density(notes: list[Note], density: int, step: float, scale: frozenset
         if len(ordered) < 2:
             result.extend(ordered)
         elif density < 0:
-            result.extend(_sparser(ordered))
+            result.extend(_sparser(ordered, melodic=not drum and part != "bass"))
         else:
             result.extend(_denser(ordered, 2 * step, scale if not drum and part != "bass" else None))
     return result
 
 
-def _sparser(ordered: list[Note]) -> list[Note]:
+def _sparser(ordered: list[Note], melodic: bool = True) -> list[Note]:
+    """Every other onset dropped, the kept one held over it; in a melody the kept onset plays whichever of the
+    two notes lies nearer the note kept before it (never the same pitch again), so that dropping a note does not
+    join two steps into a leap."""
     kept: list[Note] = []
     for index, note in enumerate(ordered):
         if index % 2 == 0:
             kept.append(note)
-        else:
-            kept[-1] = kept[-1].model_copy(update={"end": max(kept[-1].end, note.end)})
+            continue
+        held = kept[-1]
+        update: dict[str, object] = {"end": max(held.end, note.end)}
+        if melodic and len(kept) > 1:
+            before = kept[-2].pitch
+            if note.pitch != before and abs(note.pitch - before) < abs(held.pitch - before):
+                update["pitch"] = note.pitch
+        kept[-1] = held.model_copy(update=update)
     return kept
 
 
