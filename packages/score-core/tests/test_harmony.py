@@ -74,3 +74,13 @@ def test_a_busier_shot_strikes_its_chord_with_its_on_beat_melody_notes_and_a_cal
     second = [n for n in scored.notes if n.part == HARMONY_PART and n.start >= 2.0]
     assert max(n.end for n in second) == 4.0 and len({n.pitch for n in second}) == 3
     assert melody_line(scored.notes) == melody_line(melody)  # the melody stays on top at every onset
+
+
+def test_at_a_cut_the_chord_moves_the_way_the_melody_moved():
+    high, low = [84, 88, 91, 88], [77, 81, 84, 81]  # C E G, then F A C a fifth lower
+    for first, second, direction in ((high, low, -1), (low, high, 1)):
+        melody = _phrase(0.0, first, 0.5) + _phrase(2.0, second, 0.5)
+        scored = with_shot_chords(Score(notes=tuple(melody), tempo_bpm=120, duration=4.0), [2.0], C_MAJOR)
+        chords = [[n.pitch for n in scored.notes if n.part == HARMONY_PART and n.start == t] for t in (0.0, 2.0)]
+        assert direction * (sum(chords[1]) - sum(chords[0])) / 3 >= 4  # with the melody's register, not against it
+        assert max(chords[1]) < min(second)  # still under the melody

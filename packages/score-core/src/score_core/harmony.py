@@ -6,7 +6,8 @@ previous shot's chord, so that every cut is a real harmonic move; a returning th
 every second return re-harmonises it (the best-fitting other chord under the same tune), so a theme that keeps
 returning is varied rather than repeated. The
 chord enters with the shot's first melody note and is held to its end, softly, in close position below the
-melody's lowest note, on its own part and program.
+melody's lowest note, on its own part and program; at a cut its voicing moves the way the melody's register
+moved, so the accompaniment answers the cut with the melody instead of holding the register against it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ SHARED_TONES = 1
 LOWEST_ROOT, HIGHEST_ROOT = 36, 59
 #: Chord velocity as a share of the shot's first melody note's velocity.
 SOFTER = 0.6
+#: At a cut the chord's voicing moves at least this many semitones (mean pitch) the way the melody's centre moves.
+VOICING_MOVE = 4
+#: The highest tone a moved voicing may reach.
+HIGHEST_TONE = 71
 
 
 Chord = tuple[int, int, int]
@@ -82,6 +87,35 @@ def voiced(chord: Chord, below: int) -> list[int]:
     return [root + (c - chord[0]) % 12 for c in chord]
 
 
+def voicings(chord: Chord, below: int) -> list[list[int]]:
+    """Every close-position voicing of ``chord`` (each inversion, every octave) between LOWEST_ROOT and
+    HIGHEST_TONE, its top tone under ``below``."""
+    found = []
+    for inversion in range(3):
+        order = chord[inversion:] + chord[:inversion]
+        for bottom in range(LOWEST_ROOT + (order[0] - LOWEST_ROOT) % 12, HIGHEST_TONE + 1, 12):
+            tones = [bottom]
+            for pitch_class in order[1:]:
+                tones.append(tones[-1] + (pitch_class - tones[-1]) % 12)
+            if tones[-1] < below and tones[-1] <= HIGHEST_TONE:
+                found.append(tones)
+    return found
+
+
+def following_voicing(chord: Chord, below: int, previous: list[int] | None, melody_move: float) -> list[int]:
+    """`voiced` for the first chord; after a cut, the voicing whose mean pitch moves VOICING_MOVE or more the
+    way the melody's centre moved (``melody_move`` semitones) and nearest to moving as far as it, so the
+    accompaniment's register answers the cut with the melody rather than against it."""
+    default = voiced(chord, below)
+    if previous is None or not melody_move:
+        return default
+    direction = 1 if melody_move > 0 else -1
+    centre = float(np.mean(previous))
+    wanted = centre + direction * max(VOICING_MOVE, abs(melody_move))
+    moving = [v for v in voicings(chord, below) if direction * (float(np.mean(v)) - centre) >= VOICING_MOVE]
+    return min(moving, key=lambda v: abs(float(np.mean(v)) - wanted)) if moving else default
+
+
 def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozenset[int] | None,
                      themes: Sequence[int] = (), program: int = HARMONY_PROGRAM, pulsed: Sequence[bool] = (),
                      beat: float = 0.5) -> Score:
@@ -96,9 +130,15 @@ def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozense
     shots = [[n for n in melodic if lo <= n.start < hi] for lo, hi in pairwise(bounds)]
     chords = shot_chords(shots, scale, themes)
     added: list[Note] = []
+    previous: tuple[list[int], float] | None = None  # the last chord's voicing and its melody's centre
     for shot, ((start, end), notes, chord) in enumerate(zip(pairwise(bounds), shots, chords, strict=True)):
         if chord is None or end - start <= 0:
             continue
+        centre = float(np.average([n.pitch for n in notes], weights=[n.end - n.start for n in notes]))
+        lowest = min(n.pitch for n in notes)
+        before, before_centre = previous if previous is not None else (None, centre)
+        pitches = following_voicing(chord, lowest, before, centre - before_centre)
+        previous = (pitches, centre)
         entry = min(n.start for n in notes)  # with the phrase's first note, so the melody stays on top
         velocity = max(1, round(SOFTER * max(n.velocity for n in notes)))
         strikes = [entry]
@@ -106,7 +146,7 @@ def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozense
             strikes += sorted({n.start for n in notes if n.start > entry + beat / 2
                                and abs((n.start - entry) / beat - round((n.start - entry) / beat)) < 0.05})
         for begin, finish in zip(strikes, [*strikes[1:], end], strict=True):
-            for pitch in voiced(chord, min(n.pitch for n in notes)):
+            for pitch in pitches:
                 added.append(Note(pitch=pitch, velocity=min(127, velocity), start=begin, end=finish,
                                   program=program, part=HARMONY_PART))
     return score.model_copy(update={"notes": (*score.notes, *added)})
