@@ -4,7 +4,14 @@ from itertools import pairwise
 
 from score_core.analysis.musicality import melody_line
 from score_core.contracts import Note, Score
-from score_core.harmony import HARMONY_PART, HARMONY_PROGRAM, SHARED_TONES, scale_triads, shot_chords, with_shot_chords
+from score_core.harmony import (
+    HARMONY_PART,
+    HARMONY_PROGRAM,
+    SHARED_TONES,
+    scale_triads,
+    shot_chords,
+    with_shot_chords,
+)
 
 C_MAJOR = frozenset({0, 2, 4, 5, 7, 9, 11})
 
@@ -77,10 +84,17 @@ def test_a_busier_shot_strikes_its_chord_with_its_on_beat_melody_notes_and_a_cal
 
 
 def test_at_a_cut_the_chord_moves_the_way_the_melody_moved():
-    high, low = [84, 88, 91, 88], [77, 81, 84, 81]  # C E G, then F A C a fifth lower
+    high, low = [79, 83, 86, 83], [72, 76, 79, 76]  # G B D, then C E G a fifth lower
     for first, second, direction in ((high, low, -1), (low, high, 1)):
         melody = _phrase(0.0, first, 0.5) + _phrase(2.0, second, 0.5)
         scored = with_shot_chords(Score(notes=tuple(melody), tempo_bpm=120, duration=4.0), [2.0], C_MAJOR)
         chords = [[n.pitch for n in scored.notes if n.part == HARMONY_PART and n.start == t] for t in (0.0, 2.0)]
         assert direction * (sum(chords[1]) - sum(chords[0])) / 3 >= 4  # with the melody's register, not against it
         assert max(chords[1]) < min(second)  # still under the melody
+
+
+def test_a_chord_moved_down_with_the_melody_stays_above_the_muddy_bass_register():
+    melody = _phrase(0.0, [79, 83, 86, 83], 0.5) + _phrase(2.0, [55, 60, 64, 60], 0.5)  # two octaves down
+    scored = with_shot_chords(Score(notes=tuple(melody), tempo_bpm=120, duration=4.0), [2.0], C_MAJOR)
+    moved = [n.pitch for n in scored.notes if n.part == HARMONY_PART and n.start == 2.0]
+    assert len(moved) == 3 and min(moved) >= 43  # not a close triad on C2 (36), as it was

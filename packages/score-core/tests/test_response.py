@@ -135,6 +135,16 @@ def test_a_denser_shot_adds_passing_tones_not_repeated_notes():
     assert max(abs(a - b) for a, b in pairwise(pitches)) <= 4  # steps between the original notes
 
 
+def test_a_denser_shot_turns_around_a_held_note_by_a_step_and_a_third():
+    held = [Note(pitch=64, velocity=80, start=0.0, end=1.0), Note(pitch=64, velocity=80, start=1.0, end=2.0)]
+    score = Score(notes=tuple(held), tempo_bpm=120, duration=2.0)
+    answered = answer_cuts(score, [], [], [80], 0.125, densities=[1], scale=C_MAJOR)
+    pitches = [n.pitch for n in sorted(answered.notes, key=lambda n: n.start)]
+    assert pitches[:5] == [64, 65, 64, 60, 64]  # a step above, back, a third below, back
+    assert all(0 < abs(b - a) <= 4 for a, b in pairwise(pitches))
+    assert sum(abs(b - a) for a, b in pairwise(pitches)) / (len(pitches) - 1) < 3  # not a broken chord's thirds
+
+
 def test_a_sparser_shot_keeps_the_nearer_of_each_two_notes_never_a_repeat():
     def sparser(pitches):
         held = [Note(pitch=p, velocity=80, start=i * 0.5, end=(i + 1) * 0.5) for i, p in enumerate(pitches)]

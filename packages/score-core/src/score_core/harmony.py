@@ -30,8 +30,8 @@ LOWEST_ROOT, HIGHEST_ROOT = 36, 59
 SOFTER = 0.6
 #: At a cut the chord's voicing moves at least this many semitones (mean pitch) the way the melody's centre moves.
 VOICING_MOVE = 4
-#: The highest tone a moved voicing may reach.
-HIGHEST_TONE = 71
+#: The lowest and highest tone a moved voicing may reach (below G2 a close triad is muddy).
+LOWEST_TONE, HIGHEST_TONE = 43, 71
 
 
 Chord = tuple[int, int, int]
@@ -88,12 +88,12 @@ def voiced(chord: Chord, below: int) -> list[int]:
 
 
 def voicings(chord: Chord, below: int) -> list[list[int]]:
-    """Every close-position voicing of ``chord`` (each inversion, every octave) between LOWEST_ROOT and
+    """Every close-position voicing of ``chord`` (each inversion, every octave) between LOWEST_TONE and
     HIGHEST_TONE, its top tone under ``below``."""
     found = []
     for inversion in range(3):
         order = chord[inversion:] + chord[:inversion]
-        for bottom in range(LOWEST_ROOT + (order[0] - LOWEST_ROOT) % 12, HIGHEST_TONE + 1, 12):
+        for bottom in range(LOWEST_TONE + (order[0] - LOWEST_TONE) % 12, HIGHEST_TONE + 1, 12):
             tones = [bottom]
             for pitch_class in order[1:]:
                 tones.append(tones[-1] + (pitch_class - tones[-1]) % 12)
@@ -104,16 +104,18 @@ def voicings(chord: Chord, below: int) -> list[list[int]]:
 
 def following_voicing(chord: Chord, below: int, previous: list[int] | None, melody_move: float) -> list[int]:
     """`voiced` for the first chord; after a cut, the voicing whose mean pitch moves VOICING_MOVE or more the
-    way the melody's centre moved (``melody_move`` semitones) and nearest to moving as far as it, so the
-    accompaniment's register answers the cut with the melody rather than against it."""
+    way the melody's centre moved (``melody_move`` semitones) and nearest to moving as far as it (where none can
+    move that far, the one moving furthest that way), so the accompaniment's register answers the cut with the
+    melody rather than against it."""
     default = voiced(chord, below)
     if previous is None or not melody_move:
         return default
     direction = 1 if melody_move > 0 else -1
     centre = float(np.mean(previous))
     wanted = centre + direction * max(VOICING_MOVE, abs(melody_move))
-    moving = [v for v in voicings(chord, below) if direction * (float(np.mean(v)) - centre) >= VOICING_MOVE]
-    return min(moving, key=lambda v: abs(float(np.mean(v)) - wanted)) if moving else default
+    moving = [v for v in voicings(chord, below) if direction * (float(np.mean(v)) - centre) > 0]
+    return min(moving, key=lambda v: (direction * (float(np.mean(v)) - centre) < VOICING_MOVE,
+                                      abs(float(np.mean(v)) - wanted))) if moving else default
 
 
 def with_shot_chords(score: Score, shot_starts: Sequence[float], scale: frozenset[int] | None,

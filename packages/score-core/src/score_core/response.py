@@ -10,8 +10,8 @@ moves by degrees of the piece's scale (chromatic steps without a key) so that it
 semitones from the last note before the cut and its pitch centre moves CENTRE_MOVE or more (a new tonal centre
 inside the key, never a whole-octave move); a returning theme takes its first appearance's move again, whole
 octaves from it where that brings a leap of more than JOIN semitones into one the shot before can join. Its
-loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and broken
-chords, never repeated notes; sparser: every other onset, on the nearer of each two notes), and the note on the
+loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and turns
+around held notes, never repeated notes; sparser: every other onset, on the nearer of each two notes), and the note on the
 cut (and on the step after a strong in-shot event) is accented.
 """
 
@@ -174,8 +174,9 @@ def shot_densities(change: SignalTrack | None, shot_starts: Sequence[float], cou
 def _with_density(notes: list[Note], density: int, step: float, scale: frozenset[int]) -> list[Note]:
     """Each part of a shot denser or sparser. Denser: notes of two eighths or more re-attacked every eighth, a
     melody's re-attacks walking by steps of ``scale`` towards its next note (or, when the next note is the same,
-    breaking the chord: a third above it and back), drums and bass repeating theirs; sparser: every other onset
-    dropped, the kept note held over it (see `_sparser`). The first note of each part (on the cut) always stays."""
+    turning around it: a step above, back, a third below, back), drums and bass repeating theirs;
+    sparser: every other onset dropped, the kept note held over it (see `_sparser`). The first note of each part
+    (on the cut) always stays."""
     if density == 0:
         return notes
     parts: dict[tuple[str, bool], list[Note]] = {}
@@ -215,17 +216,19 @@ def _denser(ordered: list[Note], eighth: float, scale: frozenset[int] | None) ->
     result: list[Note] = []
     for index, note in enumerate(ordered):
         target = next((n.pitch for n in ordered[index + 1 :] if n.start > note.start + 1e-6), None)
-        start, pitch, turn = note.start, note.pitch, 1
+        start, pitch, turn = note.start, note.pitch, 0
         while note.end - start >= 2 * eighth - 1e-6:
             result.append(note.model_copy(update={"start": start, "end": start + eighth, "pitch": pitch}))
             start += eighth
             if scale is not None:
-                if target is not None and target != pitch:
+                if target is not None and target != note.pitch:
                     toward = 1 if target > pitch else -1
                     pitch = shift_degrees(pitch, toward if shift_degrees(pitch, toward, scale) != target else -toward,
                                           scale)
-                else:  # a broken chord: a third above the held note and back
-                    pitch, turn = shift_degrees(pitch, 2 * turn, scale), -turn
+                else:  # a turn around the held note: a step above, back, a third below, back
+                    turn += 1
+                    away = 1 if turn % 4 == 1 else -2
+                    pitch = note.pitch if turn % 2 == 0 else shift_degrees(note.pitch, away, scale)
         result.append(note.model_copy(update={"start": start, "pitch": pitch}))
     return result
 
