@@ -11,8 +11,8 @@ semitones from the last note before the cut and its pitch centre moves CENTRE_MO
 inside the key, never a whole-octave move); a returning theme takes its first appearance's move again, whole
 octaves from it where that brings a leap of more than JOIN semitones into one the shot before can join. Its
 loudness follows the shot's brightness, its density changes with its motion (denser: passing tones and turns
-around held notes, never repeated notes; sparser: every other onset, on the nearer of each two notes), and the note on the
-cut (and on the step after a strong in-shot event) is accented.
+around held notes, never repeated notes; sparser: every other onset, on the nearer of each two notes), and the
+note on the cut (and on the step after a strong in-shot event) is accented.
 """
 
 from __future__ import annotations
