@@ -1,5 +1,7 @@
 """The band decoder: melody + a bass on the melody's chords (+ drums when installed), each note tagged with its part."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,50 @@ def test_band_drums_keep_the_backbeat_that_prior_samples_of_the_drums_model_lose
     # measured: band 0.24-0.27 / 0.35-0.37, prior 0.16-0.19 / 0.21-0.26; human Groove test windows 0.29 / 0.34
     assert snare > prior_snare + 0.04
     assert kick > prior_kick + 0.06
+
+
+def _cut_track(spec, segment_steps, seconds_per_step, seed=0):
+    """A `--sync cuts`-like track: a step grid at its own tempo, every segment a new shot."""
+    from score_core.contracts import LatentTrack
+
+    step_times = np.arange(sum(segment_steps) + 1) * seconds_per_step
+    bounds = np.concatenate([[0], np.cumsum(segment_steps)])
+    values = np.random.default_rng(seed).standard_normal((len(segment_steps), spec.size)).astype(np.float32)
+    return LatentTrack(starts=step_times[bounds[:-1]], ends=step_times[bounds[1:]], values=values, spec=spec,
+                       tempo_bpm=120.0, step_times=step_times, segment_steps=tuple(segment_steps),
+                       segment_resets=(False,) + (True,) * (len(segment_steps) - 1))
+
+
+def test_on_a_cut_grid_bass_and_drums_play_on_its_steps_and_the_bass_never_overlaps_itself(band):
+    seconds_per_step = 60.0 / 104.0 / 4  # the grid's tempo is not the track's base tempo (120)
+    track = _cut_track(band.latent_spec, [20, 36, 10, 32, 6, 32], seconds_per_step)
+    score = band.decode(track, temperature=1.0, seed=1)
+    grid = np.asarray(track.step_times)
+    for part in ("bass", "drums") if band.drums is not None else ("bass",):
+        starts = np.array([n.start for n in score.notes if n.part == part])
+        assert starts.size > 10
+        assert np.abs(starts[:, None] - grid[None, :]).min(axis=1).max() < 1e-6, part
+    bass = sorted((n for n in score.notes if n.part == "bass"), key=lambda n: n.start)
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(bass))
+
+
+def test_band_drums_keep_the_bar_through_a_cut_off_the_downbeat(band):
+    from score_core.analysis.form import drum_placement
+    from score_core.analysis.tempo import TempoMap
+
+    if band.drums is None or band.grooves is None:
+        pytest.skip("the band has no drums or no shipped groove library")
+    seconds_per_step = 60.0 / 120.0 / 4
+    track = _cut_track(band.latent_spec, [4] + [32] * 40, seconds_per_step)  # every cut one beat after the bar
+
+    def snare_on_backbeat(keeps_bar_phase):
+        band.drums.keeps_bar_phase = keeps_bar_phase
+        try:
+            score = band.decode(track, temperature=1.0, seed=0)
+        finally:
+            band.drums.keeps_bar_phase = type(band.drums).keeps_bar_phase
+        drums = [n for n in score.notes if n.part == "drums"]
+        return drum_placement(drums, TempoMap.constant(120.0), float(track.ends[-1])).snare_on_2_or_4
+
+    kept, restarted = snare_on_backbeat(True), snare_on_backbeat(False)
+    assert kept > restarted + 0.1, (kept, restarted)

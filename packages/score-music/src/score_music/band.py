@@ -19,7 +19,7 @@ import numpy as np
 
 from score_core.contracts import LatentSpec, LatentTrack, Note, Score
 from score_core.keys import Key, estimate_key, pitch_class_weights
-from score_music.decoder import MusicVaeDecoder
+from score_music.decoder import STEP_QPM, MusicVaeDecoder
 from score_music.groove_library import GrooveLibrary
 from score_music.melody import STEPS_PER_BAR, STEPS_PER_QUARTER
 
@@ -60,10 +60,27 @@ class BandDecoder:
         melody_score = self.melody.decode(latents, temperature=temperature, seed=seed)
         melody = [n.model_copy(update={"part": "melody", "program": MELODY_PROGRAM}) for n in melody_score.notes]
         energy = segment_energy(latents.values)
-        bass = bass_line(melody, latents.starts, latents.tempo_bpm, energy, end=float(latents.ends[-1]))
+        bass = self._bass(melody, latents, energy)
         drums = self._drums(latents, energy, temperature=temperature, seed=seed)
         notes = sorted([*melody, *bass, *drums], key=lambda n: (n.start, n.pitch, n.part))
         return melody_score.model_copy(update={"notes": tuple(notes)})
+
+    @staticmethod
+    def _bass(melody: list[Note], latents: LatentTrack, energy: np.ndarray) -> list[Note]:
+        """The bass line; on a step grid (`--sync cuts`) its bars are counted in steps and moved onto the tempo
+        map, as the melody's are."""
+        if not (latents.per_step and latents.step_times is not None and latents.segment_steps):
+            return bass_line(melody, latents.starts, latents.tempo_bpm, energy, end=float(latents.ends[-1]))
+        grid = np.asarray(latents.step_times, dtype=np.float64)
+        steps = np.arange(grid.size, dtype=np.float64)
+
+        def moved(notes: list[Note], times: np.ndarray, onto: np.ndarray) -> list[Note]:
+            return [n.model_copy(update={"start": float(np.interp(n.start, times, onto)),
+                                         "end": float(np.interp(n.end, times, onto))}) for n in notes]
+
+        starts = np.concatenate([[0], np.cumsum(latents.segment_steps)[:-1]]).astype(np.float64)
+        in_steps = bass_line(moved(melody, grid, steps), starts, STEP_QPM, energy, end=float(steps[-1]))
+        return moved(in_steps, steps, grid)
 
     def _drums(self, latents: LatentTrack, energy: np.ndarray, *, temperature: float, seed: int) -> list[Note]:
         if self.drums is None:
@@ -76,7 +93,8 @@ class BandDecoder:
         if self.grooves is not None:
             values = self.grooves.nearest(values)
         track = LatentTrack(starts=latents.starts, ends=latents.ends, values=values, spec=spec,
-                            tempo_bpm=latents.tempo_bpm)
+                            tempo_bpm=latents.tempo_bpm, step_times=latents.step_times,
+                            segment_steps=latents.segment_steps, segment_resets=latents.segment_resets)
         score = self.drums.decode(track, temperature=DRUMS_TEMPERATURE * temperature, seed=seed + 1)
         louder = 0.8 + 0.3 * energy  # energy is 0..1 within the piece
         out = []
@@ -121,7 +139,8 @@ def chord_root(weights: np.ndarray, key: Key) -> int:
 def bass_line(
     melody: list[Note], starts: np.ndarray, tempo_bpm: float, energy: np.ndarray, *, end: float
 ) -> list[Note]:
-    """Bass notes for every bar of every segment, under the melody and on the chords it implies."""
+    """Bass notes for every bar of every segment (a segment's last bar may be cut short), under the melody and on
+    the chords it implies."""
     step = 60.0 / tempo_bpm / STEPS_PER_QUARTER
     bar = STEPS_PER_BAR * step
     bounds = [*map(float, starts), end]
@@ -142,10 +161,10 @@ def bass_line(
             lowest = min((n.pitch for n in sounding), default=127)
             while root + 12 > lowest - 5 and root - 12 >= BASS_FLOOR:
                 root -= 12
-            for on, off, interval in pattern:
+            for on, off, interval in pattern:  # a bar cut short by the segment's end stops with it
                 start = bar_start + on * step
-                stop = min(bar_start + off * step - 0.1 * step, end)
-                if start < end and stop > start:
+                stop = min(bar_start + off * step - 0.1 * step, bounds[index + 1])
+                if start < bounds[index + 1] - 1e-9 and stop > start:
                     notes.append(Note(pitch=root + interval, velocity=BASS_VELOCITY, start=start, end=stop,
                                       program=BASS_PROGRAM, part="bass"))
             bar_start += bar

@@ -67,6 +67,11 @@ def continued_segment_events(model: Any, latents: np.ndarray, steps: int, *, tem
 class MusicVaeDecoder:
     """Wraps a MusicVAE model (flat or hierarchical) behind score's MusicDecoder protocol."""
 
+    keeps_bar_phase = False
+    """On a step grid, whether a segment restarted mid-bar (at a cut off the downbeat) is sampled from the bar's
+    start and its lead-in dropped, so its pattern stays in the bar (a drummer keeps time through a cut); else the
+    phrase starts afresh at the cut."""
+
     def __init__(
         self,
         model: Any,
@@ -166,13 +171,17 @@ class MusicVaeDecoder:
             path = latents.step_values
             rows = path[offset : offset + count] if path is not None else np.repeat(
                 latents.values[index : index + 1], count, axis=0)
-            onsets = frozenset(t - offset for t in accents if offset <= t < offset + count)
+            lead = offset % STEPS_PER_BAR if restart and self.keeps_bar_phase else 0
+            onsets = frozenset(t - offset + lead for t in accents if offset <= t < offset + count)
             if resets[index] or (themes is not None and index == 0):  # a theme starts with a note wherever it is
-                onsets |= {0}
+                onsets |= {lead}
+            if lead:
+                rows = np.concatenate([np.repeat(rows[:1], lead, axis=0), rows])
             events, state = sampler.sample(
                 rows, temperature, rng, first_input=None if restart else previous,
                 state=None if restart else state, onset_steps=onsets,
             )
+            events = events[lead:]
             previous = int(events[-1])
             pieces.append(events)
             offset += count

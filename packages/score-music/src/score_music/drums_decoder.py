@@ -15,6 +15,8 @@ class DrumsVaeDecoder(MusicVaeDecoder):
     """A MusicVAE over Magenta's 512 drum events; segments join as in the melody decoder (each starts from the
     previous segment's last event), and every hit becomes a one-step GM drum note (``Note.is_drum``)."""
 
+    keeps_bar_phase = True
+
     def decode(self, latents: LatentTrack, *, temperature: float, seed: int) -> Score:
         if latents.per_step and latents.step_times is not None:
             return self._decode_drum_steps(latents, temperature=temperature, seed=seed)
