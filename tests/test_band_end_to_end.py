@@ -68,6 +68,24 @@ def test_band_parts_share_the_asked_key_with_named_tracks_programs_and_stems(cli
     assert np.abs(total - mix).max() <= len(stems) / 32767 + 1e-6
 
 
+def test_a_band_run_again_with_overwrite_replaces_its_stems_folder(clip, tmp_path):
+    out = tmp_path / "out"
+    args = ("run", clip, *ENCODER, "--music", "band", "--no-video", "-o", out)
+    assert run_score(*args).returncode == 0
+    again = run_score(*args)
+    assert again.returncode != 0 and "already exists; pass --overwrite" in again.stderr
+    replaced = run_score(*args, "--seed", "1", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    stems = sorted((out / "clip.stems").iterdir())
+    assert stems and all(not p.name.startswith(".") for p in stems)
+    mix, _ = read_wav(out / "clip.wav")
+    assert np.abs(sum(read_wav(p)[0] for p in stems) - mix).max() <= len(stems) / 32767 + 1e-6
+    (out / "clip.wav").unlink()
+    (out / "clip.wav").mkdir()  # a folder where a file output goes is not ours to replace
+    refused = run_score(*args, "--overwrite")
+    assert refused.returncode != 0 and "is a directory" in refused.stderr
+
+
 def test_key_is_honoured_for_the_melody_model_and_a_bad_key_is_refused(clip, tmp_path):
     out = tmp_path / "keyed"
     result = run_score("run", clip, *ENCODER, "--sync", "grid", "--music", "musicvae", "--key", "Eb major",

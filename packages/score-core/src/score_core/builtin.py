@@ -48,43 +48,57 @@ class AudioOptions(StageOptions):
 
 
 class AudioWriter:
+    """The mixed WAV. When the stems writer ran first, its mix of the parts is taken as it is, so the stems
+    sum to this file and nothing is rendered twice."""
+
     def __init__(self, soundfont: str | None = None) -> None:
         self.soundfont = Path(soundfont) if soundfont else None
 
     def write(self, context: RunContext, path: Path) -> dict[str, Any]:
-        from score_core.audio import render_parts, render_score
+        import os
 
-        if context.parameters.get("stems"):  # the mix of the parts the stems writer renders the same way
-            report, _ = render_parts(context.score, path, soundfont=self.soundfont)
-        else:
-            report = render_score(context.score, context.written["midi"], path, soundfont=self.soundfont)
-        return {
-            "renderer": report.renderer,
-            "soundfont": report.soundfont,
-            "sample_rate": report.sample_rate,
-            "duration": report.duration,
-            "peak": report.peak,
-        }
+        from score_core.audio import render_score
+
+        stems = context.written.get("stems")
+        if stems is not None and (stems / STEMS_MIX).is_file():
+            os.replace(stems / STEMS_MIX, path)
+            return dict(context.notes["stems"]["mix"])
+        report = render_score(context.score, context.written["midi"], path, soundfont=self.soundfont)
+        return _render_notes(report)
+
+
+def _render_notes(report: Any) -> dict[str, Any]:
+    return {
+        "renderer": report.renderer,
+        "soundfont": report.soundfont,
+        "sample_rate": report.sample_rate,
+        "duration": report.duration,
+        "peak": report.peak,
+    }
+
+
+STEMS_MIX = ".mix.wav"
+"""The mix of the stems, left in the stems folder for the audio writer to take."""
 
 
 class StemsWriter:
     """A folder with one WAV per part (melody.wav, bass.wav, drums.wav, ...) that sum to the mixed WAV.
 
-    The parts are rendered exactly as the audio writer rendered them for the mix (same renderer, same gain)."""
+    It runs before the audio writer and leaves the mix of the parts in the folder (STEMS_MIX) when the run
+    writes audio too; the audio writer takes it from there."""
 
     def __init__(self, soundfont: str | None = None) -> None:
         self.soundfont = Path(soundfont) if soundfont else None
 
     def write(self, context: RunContext, path: Path) -> dict[str, Any]:
-        from score_core.audio import render_parts, write_wav
+        from score_core.audio import render_stems
 
         path.unlink(missing_ok=True)
         path.mkdir()
-        report, stems = render_parts(context.score, path / ".mix.wav", soundfont=self.soundfont)
-        (path / ".mix.wav").unlink()
-        for part, samples in sorted(stems.items()):
-            write_wav(path / f"{part or 'music'}.wav", samples, report.sample_rate)
-        return {"files": sorted(f"{part or 'music'}.wav" for part in stems)}
+        report, files = render_stems(context.score, path / STEMS_MIX, path, soundfont=self.soundfont)
+        if "audio" not in context.targets:
+            (path / STEMS_MIX).unlink()
+        return {"files": sorted(file.name for file in files.values()), "mix": _render_notes(report)}
 
 
 class VideoWriter:
@@ -140,13 +154,13 @@ def register_writers(register: Callable[[WriterRegistration], None]) -> None:
     register(
         WriterRegistration(
             "audio", "WAV rendered with fluidsynth and a GM soundfont, else a numpy synth", ".wav", AudioWriter,
-            requires=("midi",), options=AudioOptions,
+            requires=("midi",), after=("stems",), options=AudioOptions,
         )
     )
     register(
         WriterRegistration(
             "stems", "One WAV per part of the band, in a folder; they sum to the mixed WAV", ".stems", StemsWriter,
-            requires=("audio",), options=AudioOptions,
+            requires=("midi",), options=AudioOptions, folder=True,
         )
     )
     register(

@@ -549,7 +549,7 @@ def with_cut_markers(score: Score, cuts: list[float]) -> Score:
 def output_targets(registry: Registry, video: Path, output_dir: Path, options: RunOptions) -> dict[str, Path]:
     """Output path of every writer that this run will use, keyed by writer name, in running order."""
     disabled = {registry.writers.get(name).name for name in options.skip}
-    if not options.stems:
+    if not options.stems or "audio" in disabled:
         disabled.add("stems")
     chosen = [w for w in registry.writers.all() if w.name not in disabled]
     ordered = _order_writers(chosen)
@@ -629,7 +629,8 @@ def _run(
     targets = output_targets(pipeline.registry, video, output_dir, options)
     configured = writer_options(pipeline.registry, options)
     claims.enter_context(OutputClaim(output_dir, video.stem))
-    _refuse_clobbering(video, targets, options.overwrite)
+    folders = {name for name in targets if pipeline.registry.writers.get(name).folder}
+    _refuse_clobbering(video, targets, options.overwrite, folders)
     if max(info.width, info.height) > MAX_FRAME_SIDE:
         raise ScoreError(
             str(video), f"resolution {info.width}x{info.height} is above the limit of {MAX_FRAME_SIDE} pixels a side"
@@ -731,11 +732,11 @@ def _evaluate(
             "prior_musicality": clean_figures(prior.as_dict())}
 
 
-def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool) -> None:
-    for target in targets.values():
+def _refuse_clobbering(video: Path, targets: dict[str, Path], overwrite: bool, folders: set[str]) -> None:
+    for name, target in targets.items():
         if target.resolve() == video.resolve():
             raise ScoreError(str(target), "an output would replace the input video; choose another -o directory")
-        if target.is_dir():
+        if target.is_dir() and name not in folders:
             raise ScoreError(str(target), "is a directory; it cannot be replaced by an output")
         if target.exists() and not overwrite:
             raise ScoreError(str(target), "already exists; pass --overwrite to replace it")

@@ -116,7 +116,8 @@ class WriterRegistration:
 
     ``factory(**options)`` builds it, ``options`` declaring what it takes (``--writer-opt NAME.KEY=VALUE``).
     It runs only when every writer in ``requires`` ran, and after those and any in ``after`` that run
-    (``after=("*",)``: after every writer that does not say so too).
+    (``after=("*",)``: after every writer that does not say so too). ``folder``: its output is a directory (an
+    earlier run's folder is replaced with ``--overwrite`` like a file).
     """
 
     name: str
@@ -127,6 +128,7 @@ class WriterRegistration:
     after: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     options: type[StageOptions] = StageOptions
+    folder: bool = False
 
 
 Registration = EncoderRegistration | DecoderRegistration | BridgeRegistration | WriterRegistration

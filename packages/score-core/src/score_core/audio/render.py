@@ -18,7 +18,7 @@ from score_core.contracts import Score
 from score_core.errors import ScoreError
 from score_core.midi import write_midi
 
-__all__ = ["RenderReport", "Renderer", "render_parts", "render_score"]
+__all__ = ["RenderReport", "Renderer", "render_parts", "render_score", "render_stems"]
 
 Renderer = Literal["auto", "fluidsynth", "synth"]
 
@@ -149,28 +149,73 @@ def render_parts(
     """Render each part of the Score on its own, write their sum as the mix at wav_path, and return the stems.
 
     Every stem gets the gain the mix got (see `render_score`), so the stems (frames, 2) sum to the mix exactly
-    before 16-bit rounding. Parts are named by `Note.part` ("" for notes without one).
+    before 16-bit rounding. Parts are named by `Note.part` ("" for notes without one). `render_stems` writes
+    them as files instead, for tracks too long to hold every part in memory.
     """
+    with tempfile.TemporaryDirectory(prefix="score-stems-") as scratch:
+        report, unscaled, gain = _render_unscaled_parts(score, wav_path, sample_rate, soundfont, renderer,
+                                                        Path(scratch))
+        stems = {part: np.fromfile(raw, dtype=np.float32).reshape(-1, 2) * np.float32(gain)
+                 for part, raw in unscaled.items()}
+    return report, stems
+
+
+def render_stems(
+    score: Score,
+    wav_path: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    sample_rate: int = 44100,
+    soundfont: str | os.PathLike[str] | None = None,
+    renderer: Renderer = "auto",
+) -> tuple[RenderReport, dict[str, Path]]:
+    """`render_parts` to files: the mix at wav_path and one 16-bit WAV per part in ``folder`` (PART.wav,
+    "music.wav" for notes without a part), which sum to the mix. Memory holds the mix and one part at a time."""
+    with tempfile.TemporaryDirectory(prefix="score-stems-") as scratch:
+        report, unscaled, gain = _render_unscaled_parts(score, wav_path, sample_rate, soundfont, renderer,
+                                                        Path(scratch))
+        files = {}
+        for part, raw in unscaled.items():
+            samples = (np.memmap(raw, dtype=np.float32, mode="r") if raw.stat().st_size
+                       else np.zeros(0, dtype=np.float32)).reshape(-1, 2)
+            files[part] = write_wav(Path(folder) / f"{part or 'music'}.wav", samples, sample_rate, gain=gain)
+            del samples
+    return report, files
+
+
+def _render_unscaled_parts(
+    score: Score,
+    wav_path: str | os.PathLike[str],
+    sample_rate: int,
+    soundfont: str | os.PathLike[str] | None,
+    renderer: Renderer,
+    scratch: Path,
+) -> tuple[RenderReport, dict[str, Path], float]:
+    """Each part rendered alone to a raw float32 stereo file in ``scratch``, their sum scaled and written as
+    the mix at wav_path: the report, the raw file of each part, and the gain the mix got."""
     if not 8000 <= sample_rate <= 192000:
         raise ScoreError(str(wav_path), f"sample rate {sample_rate} Hz is outside 8000..192000")
     binary, font = _renderer_tools(renderer, soundfont)
     frames = round(score.duration * sample_rate)
-    stems: dict[str, np.ndarray] = {}
+    mix = np.zeros((frames, 2), dtype=np.float32)
+    unscaled: dict[str, Path] = {}
     used, font_name = "numpy-synth", None
-    with tempfile.TemporaryDirectory(prefix="score-stems-") as folder:
-        for index, part in enumerate(sorted({note.part for note in score.notes})):
-            alone = score.model_copy(update={"notes": tuple(n for n in score.notes if n.part == part)})
-            midi_file = write_midi(alone, Path(folder) / f"part{index}.mid")
-            samples, used, font_name = _render_samples(alone, midi_file, sample_rate, binary, font)
-            stems[part] = fit_length(to_stereo(samples), frames)
-    mix = np.sum(list(stems.values()), axis=0) if stems else np.zeros((frames, 2), dtype=np.float32)
+    for index, part in enumerate(sorted({note.part for note in score.notes})):
+        alone = score.model_copy(update={"notes": tuple(n for n in score.notes if n.part == part)})
+        midi_file = write_midi(alone, scratch / f"part{index}.mid")
+        samples, used, font_name = _render_samples(alone, midi_file, sample_rate, binary, font)
+        stem = fit_length(to_stereo(samples), frames)
+        del samples
+        mix += stem
+        unscaled[part] = scratch / f"part{index}.f32"
+        stem.tofile(unscaled[part])
+        del stem
     level = peak(mix)
-    gain = float(peak(normalise_peak(mix)) / level) if level else 1.0
-    stems = {part: (stem * np.float32(gain)).astype(np.float32) for part, stem in stems.items()}
-    mix = (mix * np.float32(gain)).astype(np.float32)
+    mix = normalise_peak(mix, in_place=True)
+    gain = peak(mix) / level if level else 1.0
     write_wav(wav_path, mix, sample_rate)
     written = round(min(peak(mix), 1.0) * 32767) / 32767
     report = RenderReport(
         renderer=used, soundfont=font_name, sample_rate=sample_rate, duration=frames / sample_rate, peak=written
     )
-    return report, stems
+    return report, unscaled, gain

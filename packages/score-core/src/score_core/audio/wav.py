@@ -44,8 +44,9 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return samples.reshape(-1, channels), rate
 
 
-def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> Path:
-    """Write float samples (frames,) or (frames, channels) as 16-bit PCM; values beyond ±1 are clipped."""
+def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int, gain: float = 1.0) -> Path:
+    """Write float samples (frames,) or (frames, channels), times ``gain``, as 16-bit PCM; values beyond ±1 are
+    clipped. Written in pieces, so a memory-mapped track is never read whole."""
     array = np.asarray(samples, dtype=np.float32)
     if array.ndim == 1:
         array = array[:, None]
@@ -58,7 +59,8 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
             writer.setsampwidth(2)
             writer.setframerate(int(sample_rate))
             for start in range(0, array.shape[0], _WRITE_FRAMES):  # in pieces: memory stays flat in length
-                chunk = np.clip(array[start : start + _WRITE_FRAMES], -1.0, 1.0) * np.float32(32767.0)
+                chunk = array[start : start + _WRITE_FRAMES] * np.float32(gain)
+                chunk = np.clip(chunk, -1.0, 1.0) * np.float32(32767.0)
                 writer.writeframesraw(np.round(chunk).astype("<i2").data)
             writer.writeframes(b"")
     except OSError as error:
