@@ -16,6 +16,8 @@ Usage:
     python bench/pipeline.py                   # every shared clip and a 60 s 720p montage of them
     python bench/pipeline.py --long            # ... and a 10-minute 720p montage (made once, cached)
     python bench/pipeline.py clip.mp4 --repeat 5 --vision efficientnet-lite0 --music musicvae
+
+The default plugins are `score run`'s.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+
+from score_cli.app import MUSIC_PREFERENCE, VISION_PREFERENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VIDEOS = ROOT.parent / "shared" / "data" / "video"
@@ -197,8 +201,8 @@ def import_times(video: Path, vision: str, music: str, top: int = 8) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("videos", nargs="*", type=Path)
-    parser.add_argument("--vision", default="efficientnet-lite0")
-    parser.add_argument("--music", default="musicvae")
+    parser.add_argument("--vision", default=VISION_PREFERENCE[0], help="default: score run's")
+    parser.add_argument("--music", default=MUSIC_PREFERENCE[0], help="default: score run's")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--long", action="store_true", help="add a 10-minute 720p montage (best of 1)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -2,7 +2,7 @@
 
 Each variant is `LABEL=EXTRA ARGS` for `score run`, for example `grid=--sync grid`, `cuts=--sync cuts` or
 `stream=--music musicvae-stream`; with none given, the script runs main's default (`default=`) plus `--sync
-grid` and every other melody decoder installed (`musicvae-stream`, `band`). Besides the shared clips (skipped
+grid` and every other decoder installed of `musicvae`, `musicvae-stream` and `band`. Besides the shared clips (skipped
 when absent) it scores a montage of them (real footage, a cut at every join) of at least `--montage-seconds`
 in which every clip appears at least twice, in a different order each round, and with `--excerpts N` N short
 excerpts of four clips each (hard cuts and a one-second dissolve, ~8 s).
@@ -35,6 +35,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from score_cli.app import MUSIC_PREFERENCE
+
 SHARED_CLIPS = Path(
     os.environ.get("SCORE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
 ) / "video"
@@ -48,8 +50,9 @@ def default_variants() -> list[tuple[str, list[str]]]:
     variants: list[tuple[str, list[str]]] = [("default", []), ("grid", ["--sync", "grid"])]
     decoders = {row["name"] for row in json.loads(
         subprocess.run([SCORE, "decoders", "--json"], capture_output=True, text=True).stdout)}
-    variants += [(name.removeprefix("musicvae-"), ["--music", name]) for name in ("musicvae-stream", "band")
-                 if name in decoders]
+    default = next((name for name in MUSIC_PREFERENCE if name in decoders), None)
+    variants += [(name.removeprefix("musicvae-"), ["--music", name]) for name in ("musicvae", "musicvae-stream", "band")
+                 if name in decoders and name != default]
     return variants
 
 

@@ -2,6 +2,8 @@
 
 import json
 
+import mido
+
 import pytest
 from score_e2e import run_score, shared_video
 
@@ -47,13 +49,15 @@ def test_real_clip_with_the_default_encoder(tmp_path):
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".mid", ".mp4", ".wav"]
 
 
-def test_defaults_are_efficientnet_lite0_and_the_shipped_musicvae(clip, tmp_path):
+def test_defaults_are_efficientnet_lite0_and_the_band_on_the_shipped_musicvae(clip, tmp_path):
     pytest.importorskip("score_music", reason="score-music is not installed (the light tox environment)")
     result = run_score("run", clip, "-o", tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     sidecar = json.loads((tmp_path / "clip.json").read_text())
     assert sidecar["provenance"]["encoder"]["name"] == "efficientnet-lite0"
-    assert sidecar["provenance"]["decoder"]["name"] == "musicvae"
-    assert sidecar["provenance"]["decoder"]["weights"].startswith("shipped:")
+    assert sidecar["provenance"]["decoder"]["name"] == "band"
+    parts = sidecar["provenance"]["decoder"]["parts"]
+    assert parts["melody"]["weights"].startswith("shipped:") and parts["drums"]["weights"].startswith("shipped:")
     assert sidecar["music"]["notes"] > 0
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".mid", ".mp4", ".wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json", "clip.mid", "clip.mp4", "clip.stems", "clip.wav"]
+    assert {track.name for track in mido.MidiFile(tmp_path / "clip.mid").tracks} >= {"melody", "bass", "drums"}

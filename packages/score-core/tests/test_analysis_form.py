@@ -15,6 +15,7 @@ from score_core.analysis.form import (
     shot_similarity,
     subject_groups,
 )
+from score_core.analysis.musicality import musicality
 from score_core.contracts import Note, SignalTrack
 
 TEMPO = TempoMap.constant(120)  # a bar is 2 s, a 16th 0.125 s
@@ -41,6 +42,22 @@ def test_a_theme_that_returns_recurs_and_random_notes_do_not():
     assert recurrence_share(piece, TEMPO, 32.0) == pytest.approx(0.75)  # three of four windows come back
     assert recurrence_share(_random_bars(16, 2), TEMPO, 32.0) == 0.0
     assert math.isnan(recurrence_share(_play(THEME, 0.0), TEMPO, 8.0))  # too short to say
+
+
+def test_a_bands_melody_figures_are_its_melodys_not_its_bass_or_drums():
+    melody = [Note(pitch=p, velocity=80, start=1.0 * i, end=1.0 * i + 0.5, part="melody")
+              for i, p in enumerate([72, 74, 76, 77, 79, 77, 76, 74])]
+    bass = [Note(pitch=36, velocity=80, start=1.0 * i + 0.5, end=1.0 * i + 0.9, part="bass", program=33)
+            for i in range(8)]  # one pitch, between the melody's notes: the top line would go down to it
+    drums = [Note(pitch=36, velocity=100, start=0.25 * i, end=0.25 * i + 0.1, part="drums", is_drum=True)
+             for i in range(32)]
+    band = melody + bass + drums
+    assert repeated_note_share(band) == 0.0
+    figures = musicality(band, TEMPO, 8.0)
+    assert figures.notes_per_second == pytest.approx(1.0)
+    assert figures.mean_abs_interval == pytest.approx(musicality(melody, TEMPO, 8.0).mean_abs_interval)
+    assert repeated_note_share(bass) == 1.0  # a bass alone is still measured as the line it is
+    assert musicality(drums, TEMPO, 8.0).notes_per_second == pytest.approx(4.0)
 
 
 def test_repeated_notes_and_drums_in_their_places():

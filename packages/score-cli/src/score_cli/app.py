@@ -13,7 +13,7 @@ from score_cli import console
 from score_core.errors import ScoreError
 
 VISION_PREFERENCE = ("efficientnet-lite0", "mobilenet", "color-stats")
-MUSIC_PREFERENCE = ("musicvae", "arpeggio")
+MUSIC_PREFERENCE = ("band", "musicvae", "arpeggio")
 
 
 def _registry() -> Any:

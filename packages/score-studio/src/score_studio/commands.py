@@ -12,7 +12,7 @@ import typer
 from score_core.errors import ScoreError
 
 VISION_PREFERENCE = ("efficientnet-lite0", "mobilenet", "color-stats")
-MUSIC_PREFERENCE = ("musicvae", "arpeggio")
+MUSIC_PREFERENCE = ("band", "musicvae", "arpeggio")
 
 
 def studio(

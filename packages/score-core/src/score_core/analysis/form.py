@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from score_core.analysis.musicality import melody_line
+from score_core.analysis.musicality import melody_line, upper_parts
 from score_core.analysis.tempo import TempoMap
 from score_core.contracts import Note
 
@@ -52,7 +52,7 @@ def _best_f1(a: frozenset[tuple[int, int]], b: frozenset[tuple[int, int]]) -> fl
 
 def recurrence_share(notes: Sequence[Note], tempo: TempoMap, duration: float) -> float:
     """Share of 4-bar windows that recur elsewhere (see the module docstring); NaN with fewer than 8 bars."""
-    melody = melody_line(n for n in notes if not n.is_drum)
+    melody = melody_line(upper_parts(notes))
     bars = tempo.bar_times(duration + 1e-3)  # the bar line at the very end too
     bars = bars[bars <= duration + 1e-6]
     if bars.size < 2 * WINDOW_BARS + 1:
@@ -73,7 +73,7 @@ def recurrence_share(notes: Sequence[Note], tempo: TempoMap, duration: float) ->
 
 def repeated_note_share(notes: Sequence[Note]) -> float:
     """Consecutive melody notes of equal pitch, of all consecutive pairs (NaN with fewer than two notes)."""
-    pitches = [n.pitch for n in melody_line(n for n in notes if not n.is_drum)]
+    pitches = [n.pitch for n in melody_line(upper_parts(notes))]
     if len(pitches) < 2:
         return math.nan
     return sum(a == b for a, b in itertools.pairwise(pitches)) / (len(pitches) - 1)

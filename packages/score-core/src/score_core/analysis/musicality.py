@@ -35,6 +35,13 @@ def pitched(notes: Iterable[Note]) -> list[Note]:
     return sorted((n for n in notes if not n.is_drum), key=lambda n: (n.start, n.pitch))
 
 
+def upper_parts(notes: Iterable[Note]) -> list[Note]:
+    """The pitched notes above the bass: every non-drum note not of a GM bass program (all non-drum notes when
+    every one is a bass note), so a band's melody figures are not taken over by its bass."""
+    pitched_notes = [n for n in notes if not n.is_drum]
+    return [n for n in pitched_notes if n.program not in BASS_PROGRAMS] or pitched_notes
+
+
 def melody_line(notes: Iterable[Note], tolerance: float = 1e-3) -> list[Note]:
     """The highest non-drum note at each onset (onsets closer than ``tolerance`` s count as one)."""
     line: list[Note] = []
@@ -89,8 +96,11 @@ def mean_abs_interval(notes: Iterable[Note]) -> float:
 
 
 def notes_per_second(notes: Sequence[Note], duration: float) -> float:
-    """Note onsets per second (every note, drums included)."""
-    return len(notes) / duration if duration > 0 else math.nan
+    """Melody onsets per second: the `melody_line` of the `upper_parts` (a drums-only piece: every hit)."""
+    if duration <= 0:
+        return math.nan
+    melody = melody_line(upper_parts(notes))
+    return len(melody or notes) / duration
 
 
 def empty_bar_rate(notes: Iterable[Note], tempo: TempoMap, duration: float) -> float:
@@ -214,7 +224,7 @@ class Musicality:
 def musicality(notes: Sequence[Note], tempo: TempoMap, duration: float) -> Musicality:
     """All musicality figures of ``notes`` over ``duration`` seconds.
 
-    The bass is the notes of the GM bass programs; the melody all other pitched notes.
+    The bass is the notes of the GM bass programs; the melody the top line of all other pitched notes.
     """
     bass = [n for n in notes if not n.is_drum and n.program in BASS_PROGRAMS]
     upper = [n for n in notes if not n.is_drum and n.program not in BASS_PROGRAMS]
@@ -222,7 +232,7 @@ def musicality(notes: Sequence[Note], tempo: TempoMap, duration: float) -> Music
     return Musicality(
         in_scale=in_scale_fraction(notes),
         pitch_class_entropy=pitch_class_entropy(notes, tempo, duration),
-        mean_abs_interval=mean_abs_interval(upper or notes),
+        mean_abs_interval=mean_abs_interval(upper_parts(notes)),
         notes_per_second=notes_per_second(notes, duration),
         empty_bar_rate=empty_bar_rate(notes, tempo, duration),
         groove_similarity=groove_pattern_similarity(notes, tempo, duration),
