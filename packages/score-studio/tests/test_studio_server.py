@@ -17,6 +17,7 @@ import mido
 import pytest
 from starlette.testclient import TestClient
 
+from score_cli.app import default_stage
 from score_core import hookimpl
 from score_core.contracts import LatentSpec
 from score_core.media.synthetic import write_audio_only, write_test_video
@@ -61,6 +62,16 @@ def test_page_lists_the_installed_plugins(studio: TestClient) -> None:
     assert "arpeggio" in {d["name"] for d in plugins["decoders"]}
     assert "pca" in {b["name"] for b in plugins["bridges"]}
     assert studio.get("/").text.count("<select") == 3
+    assert plugins["defaults"] == {"vision": "color-stats", "music": "arpeggio"}  # the only ones installed here
+
+
+def test_the_page_starts_on_score_runs_own_choices(tmp_path: Path) -> None:
+    registry = load_registry()
+    with _client(tmp_path / "work", registry, start_worker=False) as client:
+        defaults = client.get("/api/plugins").json()["defaults"]
+    assert defaults == {"vision": default_stage(registry, "vision"), "music": default_stage(registry, "music")}
+    if "band" in {d.name for d in registry.decoders.all()}:
+        assert defaults["music"] == "band"
 
 
 def test_a_take_runs_with_progress_and_its_files_download(studio: TestClient, clip: Path) -> None:

@@ -31,6 +31,14 @@ def _default_stage(kind: str, names: list[str], preference: tuple[str, ...], pac
     raise ScoreError(f"--{kind}", f"no {kind} plugin is installed; pip install {package}")
 
 
+def default_stage(registry: Any, kind: str) -> str:
+    """The encoder (``kind`` "vision") or decoder ("music") `score run` uses when none is named: the first
+    installed of its preference list, else any installed one."""
+    if kind == "vision":
+        return _default_stage(kind, [r.name for r in registry.encoders.all()], VISION_PREFERENCE, "score-vision")
+    return _default_stage(kind, [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE, "score-music")
+
+
 def key_values(flag: str, pairs: list[str] | None) -> dict[str, str]:
     """``["a=1", "b=x"]`` as ``{"a": "1", "b": "x"}``; a pair without ``=`` or a key given twice is refused."""
     result: dict[str, str] = {}
@@ -59,10 +67,8 @@ def run_settings(registry: Any, values: dict[str, Any]) -> tuple[Any, Any]:
 
     vision, music = values["vision"], values["music"]
     choice = StageChoice(
-        vision=vision or _default_stage("vision", [r.name for r in registry.encoders.all()], VISION_PREFERENCE,
-                                        "score-vision"),
-        music=music or _default_stage("music", [r.name for r in registry.decoders.all()], MUSIC_PREFERENCE,
-                                      "score-music"),
+        vision=vision or default_stage(registry, "vision"),
+        music=music or default_stage(registry, "music"),
         bridge=values["bridge"],
         vision_weights=values["vision_weights"],
         music_weights=values["music_weights"],

@@ -11,9 +11,6 @@ import typer
 
 from score_core.errors import ScoreError
 
-VISION_PREFERENCE = ("efficientnet-lite0", "mobilenet", "color-stats")
-MUSIC_PREFERENCE = ("band", "musicvae", "arpeggio")
-
 
 def studio(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0 = any free port).")] = 8765,
@@ -93,6 +90,7 @@ def live(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's report as JSON.")] = False,
 ) -> None:
     """Play music from a live picture into a MIDI port: frames are encoded as they arrive, cuts answered at once."""
+    from score_cli.app import default_stage
     from score_core.files import atomic_write_bytes
     from score_core.midi import score_to_midi_bytes
     from score_core.pipeline import Pipeline, StageChoice
@@ -103,8 +101,8 @@ def live(
         raise ScoreError(str(record), "already exists; pass --overwrite to replace it")
     registry = default_registry()
     choice = StageChoice(
-        vision=vision or _pick(registry.encoders.all(), VISION_PREFERENCE, "vision"),
-        music=music or _pick(registry.decoders.all(), MUSIC_PREFERENCE, "music"),
+        vision=vision or default_stage(registry, "vision"),
+        music=music or default_stage(registry, "music"),
         bridge_weights=bridge_weights,
     )
     pipeline = Pipeline(registry, choice)
@@ -138,13 +136,3 @@ def live(
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f} s"
-
-
-def _pick(registrations: list[Any], preference: tuple[str, ...], kind: str) -> str:
-    names = [r.name for r in registrations]
-    for name in preference:
-        if name in names:
-            return name
-    if not names:
-        raise ScoreError(f"--{kind}", f"no {kind} plugin is installed")
-    return names[0]

@@ -182,6 +182,16 @@ def create_app(settings: StudioSettings, registry: Registry, start_worker: bool 
     return app
 
 
+def _default_or_none(registry: Registry, kind: str) -> str | None:
+    """`score run`'s choice of encoder or decoder, the page's first choice (None with none installed)."""
+    from score_cli.app import default_stage
+
+    try:
+        return default_stage(registry, kind)
+    except ScoreError:
+        return None
+
+
 def catalogue(registry: Registry, settings: StudioSettings) -> dict[str, Any]:
     """What the page offers: installed encoders, decoders and bridges, read from the registry; those that cannot
     run here without the user's own weights are listed apart with the reason (and offered only when the studio
@@ -208,6 +218,7 @@ def catalogue(registry: Registry, settings: StudioSettings) -> dict[str, Any]:
                         for (kind, name), reason in reasons.items() if reason is not None],
         "bridges": [{"name": r.name, "description": r.description} for r in registry.bridges.all()],
         "writers": [r.name for r in registry.writers.all()],
+        "defaults": {kind: _default_or_none(registry, kind) for kind in ("vision", "music")},
         "allow_local_weights": settings.allow_local_weights,
         "max_upload_bytes": settings.max_upload_bytes,
     }

@@ -2,7 +2,7 @@
 // score studio: choose a video, score it with the installed plugins, watch and compare takes.
 
 const $ = (id) => document.getElementById(id);
-const PREFERRED = { vision: ["efficientnet-lite0", "mobilenet"], music: ["musicvae"], bridge: ["pca"] };
+const PREFERRED_BRIDGE = "pca";
 const HIDDEN_OUTPUTS = new Set(["studio-timeline", "studio-thumbnails", "preview"]);
 let chosenFile = null;
 let uploaded = null; // {file, id}
@@ -16,21 +16,20 @@ async function api(path, options) {
   return body;
 }
 
-function fillSelect(select, items, preferred) {
+function fillSelect(select, items, chosen) {
   select.replaceChildren(...items.map((item) => {
     const option = new Option(item.name, item.name);
     option.title = `${item.description || ""} (${item.plugin || "score-core"})`;
     return option;
   }));
-  const pick = preferred.find((name) => items.some((item) => item.name === name));
-  if (pick) select.value = pick;
+  if (items.some((item) => item.name === chosen)) select.value = chosen;
 }
 
 async function loadPlugins() {
   const plugins = await api("/api/plugins");
-  fillSelect($("vision"), plugins.encoders, PREFERRED.vision);
-  fillSelect($("music"), plugins.decoders, PREFERRED.music);
-  fillSelect($("bridge"), plugins.bridges, PREFERRED.bridge);
+  fillSelect($("vision"), plugins.encoders, plugins.defaults.vision); // score run's own choices
+  fillSelect($("music"), plugins.decoders, plugins.defaults.music);
+  fillSelect($("bridge"), plugins.bridges, PREFERRED_BRIDGE);
   $("weights").hidden = !plugins.allow_local_weights;
   $("installed").textContent = `encoders: ${plugins.encoders.map((e) => e.name).join(", ")} · ` +
     `decoders: ${plugins.decoders.map((d) => d.name).join(", ")}`;
