@@ -329,3 +329,29 @@ def test_a_long_track_is_written_in_pieces_exactly_as_one_would_be(tmp_path):
     expected = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
     assert rate == 22050 and read.shape == samples.shape
     np.testing.assert_array_equal(np.round(read * 32768.0).astype(np.int16), expected)
+
+
+@needs_fluidsynth
+def test_long_stems_rendered_piece_by_piece_add_up_to_the_whole_piece(tmp_path: Path) -> None:
+    from score_core.audio import render_stems
+    from score_core.audio.render import PARALLEL_SECONDS
+
+    seconds = PARALLEL_SECONDS + 4.0  # long enough to be cut into spans, each part's spans in one pool
+    melody = [Note(pitch=72 + (i % 5), velocity=90, start=0.5 * i, end=0.5 * i + 0.45, part="melody")
+              for i in range(int(seconds * 2) - 1)]
+    bass = [Note(pitch=40, velocity=100, start=t, end=t + 0.9, program=33, part="bass")
+            for t in np.arange(seconds / 2 + 0.5, seconds - 1, 1.0)]  # the second half only
+    drums = [Note(pitch=38, velocity=100, start=0.25 * i, end=0.25 * i + 0.1, is_drum=True, part="drums")
+             for i in range(int(seconds * 4) - 2)]
+    score = _score(melody + bass + drums, seconds)
+    (tmp_path / "stems").mkdir()
+    report, files = render_stems(score, tmp_path / "mix.wav", tmp_path / "stems", sample_rate=RATE)
+    assert report.renderer == "fluidsynth" and set(files) == {"melody", "bass", "drums"}
+    mix, _ = read_wav(tmp_path / "mix.wav")
+    stems = {part: read_wav(path)[0] for part, path in files.items()}
+    assert all(stem.shape == mix.shape == (round(seconds * RATE), 2) for stem in stems.values())
+    assert np.abs(sum(stems.values()) - mix).max() <= 3.0 / 32767
+    assert _rms(stems["bass"], 0.0, seconds / 2) == 0.0 and _rms(stems["bass"], seconds / 2 + 1, seconds - 1) > 0.01
+    for part, stem in stems.items():  # each piece lands where its notes are, in both halves
+        assert _rms(stem, 1.0, seconds / 2 - 1) > 0.01 or part == "bass"
+        assert _rms(stem, seconds / 2 + 1, seconds - 1) > 0.01

@@ -96,11 +96,15 @@ def _renderer_tools(renderer: Renderer, soundfont: str | os.PathLike[str] | None
 PARALLEL_SECONDS = 20.0
 
 
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _render_samples(
     score: Score, midi_file: Path, sample_rate: int, binary: str | None, font: Path | None
 ) -> tuple[np.ndarray, str, str | None]:
     if binary is not None and font is not None:
-        spans = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        spans = min(4, _cpus())
         if spans > 1 and score.duration >= PARALLEL_SECONDS and score.notes:
             return _render_in_spans(score, sample_rate, binary, font, spans), "fluidsynth", str(font)
         samples = fluidsynth.render_midi(
@@ -111,21 +115,12 @@ def _render_samples(
 
 
 def _render_in_spans(score: Score, sample_rate: int, binary: str, font: Path, spans: int) -> np.ndarray:
-    """FluidSynth on ``spans`` pieces of the score at once, each note in the piece where it starts (rendered to
-    its end and release), the pieces' audio summed at their offsets: voices and effects add up, so the sum is
-    the whole render (to rounding), in about 1/``spans`` of the time."""
+    """FluidSynth on ``spans`` pieces of the score at once (see `_span_pieces`), the pieces' audio summed at their
+    offsets: voices and effects add up, so the sum is the whole render (to rounding), in about 1/``spans`` of
+    the time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    bounds = [score.duration * k / spans for k in range(spans + 1)]
-    bounds[-1] = np.inf
-    pieces = []
-    for low, high in itertools.pairwise(bounds):
-        notes = tuple(n.model_copy(update={"start": n.start - low, "end": n.end - low})
-                      for n in score.notes if low <= n.start < high)
-        if notes:
-            length = max(n.end for n in notes)
-            pieces.append((low, score.model_copy(update={"notes": notes, "tempo_map": (), "duration": length,
-                                                         "markers": (), "cues": ()})))
+    pieces = _span_pieces(score, spans)
     with tempfile.TemporaryDirectory(prefix="score-spans-") as folder, ThreadPoolExecutor(len(pieces)) as pool:
         files = [write_midi(piece, Path(folder) / f"span{i}.mid") for i, (_, piece) in enumerate(pieces)]
         rendered = list(pool.map(lambda f: fluidsynth.render_midi(
@@ -136,6 +131,22 @@ def _render_in_spans(score: Score, sample_rate: int, binary: str, font: Path, sp
     for offset, audio in zip(offsets, rendered, strict=True):
         mix[offset : offset + len(audio)] += audio
     return mix
+
+
+def _span_pieces(score: Score, spans: int) -> list[tuple[float, Score]]:
+    """The score cut into ``spans`` equal stretches of time, each note in the stretch where it starts (to be
+    rendered to its end and release): (start second, the stretch's notes from 0 s), stretches with notes only."""
+    bounds = [score.duration * k / spans for k in range(spans + 1)]
+    bounds[-1] = np.inf
+    pieces = []
+    for low, high in itertools.pairwise(bounds):
+        notes = tuple(n.model_copy(update={"start": n.start - low, "end": n.end - low})
+                      for n in score.notes if low <= n.start < high)
+        if notes:
+            length = max(n.end for n in notes)
+            pieces.append((low, score.model_copy(update={"notes": notes, "tempo_map": (), "duration": length,
+                                                         "markers": (), "cues": ()})))
+    return pieces
 
 
 def render_parts(
@@ -197,19 +208,20 @@ def _render_unscaled_parts(
         raise ScoreError(str(wav_path), f"sample rate {sample_rate} Hz is outside 8000..192000")
     binary, font = _renderer_tools(renderer, soundfont)
     frames = round(score.duration * sample_rate)
+    parts = sorted({note.part for note in score.notes})
+    unscaled = {part: scratch / f"part{index}.f32" for index, part in enumerate(parts)}
+    if binary is not None and font is not None:
+        _fluidsynth_parts(score, parts, unscaled, sample_rate, binary, font, frames)
+        used, font_name = "fluidsynth", str(font)
+    else:
+        for part in parts:
+            alone = score.model_copy(update={"notes": tuple(n for n in score.notes if n.part == part)})
+            fit_length(to_stereo(synthesize(alone, sample_rate)), frames).tofile(unscaled[part])
+        used, font_name = "numpy-synth", None
     mix = np.zeros((frames, 2), dtype=np.float32)
-    unscaled: dict[str, Path] = {}
-    used, font_name = "numpy-synth", None
-    for index, part in enumerate(sorted({note.part for note in score.notes})):
-        alone = score.model_copy(update={"notes": tuple(n for n in score.notes if n.part == part)})
-        midi_file = write_midi(alone, scratch / f"part{index}.mid")
-        samples, used, font_name = _render_samples(alone, midi_file, sample_rate, binary, font)
-        stem = fit_length(to_stereo(samples), frames)
-        del samples
-        mix += stem
-        unscaled[part] = scratch / f"part{index}.f32"
-        stem.tofile(unscaled[part])
-        del stem
+    for raw in unscaled.values():
+        if frames:
+            mix += np.memmap(raw, dtype=np.float32, mode="r", shape=(frames, 2))
     level = peak(mix)
     mix = normalise_peak(mix, in_place=True)
     gain = peak(mix) / level if level else 1.0
@@ -219,3 +231,58 @@ def _render_unscaled_parts(
         renderer=used, soundfont=font_name, sample_rate=sample_rate, duration=frames / sample_rate, peak=written
     )
     return report, unscaled, gain
+
+
+def _fluidsynth_parts(score: Score, parts: list[str], files: dict[str, Path], sample_rate: int, binary: str,
+                      font: Path, frames: int) -> None:
+    """Every part rendered alone by FluidSynth into its raw float32 stereo file, ``frames`` long (cut as
+    `fit_length` cuts a render). All (part, span) pieces share one pool of FluidSynth processes, one per CPU,
+    the costliest first, so no CPU waits for another part's last span; a piece's audio is added into its part's
+    file as soon as it is done."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    spans = min(4, _cpus()) if score.duration >= PARALLEL_SECONDS else 1
+    jobs: list[tuple[str, int, Score]] = []
+    for part in parts:
+        alone = score.model_copy(update={"notes": tuple(n for n in score.notes if n.part == part)})
+        for low, piece in _span_pieces(alone, spans) if spans > 1 else [(0.0, alone)]:
+            jobs.append((part, round(low * sample_rate), piece))
+    jobs.sort(key=lambda job: -_render_cost(job[2]))
+    if frames == 0:
+        for raw in files.values():
+            raw.write_bytes(b"")
+        return
+    audio = {part: np.memmap(files[part], dtype=np.float32, mode="w+", shape=(frames, 2)) for part in parts}
+    overran: set[str] = set()
+    folder = files[parts[0]].parent
+    with ThreadPoolExecutor(min(_cpus(), len(jobs))) as pool:
+        pending = {}
+        for index, (part, offset, piece) in enumerate(jobs):
+            midi_file = write_midi(piece, folder / f"piece{index}.mid")
+            pending[pool.submit(fluidsynth.render_midi, midi_file, font, sample_rate, binary=binary,
+                                timeout=_fluidsynth_timeout(score.duration))] = (part, offset)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                part, offset = pending.pop(future)
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise future.exception()  # type: ignore[misc]
+                samples = future.result()
+                end = min(offset + len(samples), frames)
+                if end > offset:
+                    audio[part][offset:end] += samples[: end - offset]
+                if offset + len(samples) > frames:
+                    overran.add(part)
+    fade = min(frames, 256)
+    for part in overran:
+        audio[part][frames - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+    for samples in audio.values():
+        samples.flush()
+    del audio
+
+
+def _render_cost(piece: Score) -> float:
+    """A guess at FluidSynth's time for a piece: its length plus the seconds its notes sound."""
+    return piece.duration + sum(note.end - note.start for note in piece.notes)
