@@ -248,11 +248,11 @@ def _fluidsynth_parts(score: Score, parts: list[str], files: dict[str, Path], sa
         for low, piece in _span_pieces(alone, spans) if spans > 1 else [(0.0, alone)]:
             jobs.append((part, round(low * sample_rate), piece))
     jobs.sort(key=lambda job: -_render_cost(job[2]))
-    if frames == 0:
-        for raw in files.values():
-            raw.write_bytes(b"")
+    for raw in files.values():  # silence, each part's pieces added into it; mapped only while one is added
+        with raw.open("wb") as empty:
+            empty.truncate(frames * 2 * 4)
+    if not jobs or frames == 0:
         return
-    audio = {part: np.memmap(files[part], dtype=np.float32, mode="w+", shape=(frames, 2)) for part in parts}
     overran: set[str] = set()
     folder = files[parts[0]].parent
     with ThreadPoolExecutor(min(_cpus(), len(jobs))) as pool:
@@ -272,15 +272,29 @@ def _fluidsynth_parts(score: Score, parts: list[str], files: dict[str, Path], sa
                 samples = future.result()
                 end = min(offset + len(samples), frames)
                 if end > offset:
-                    audio[part][offset:end] += samples[: end - offset]
+                    _add_into(files[part], offset, samples[: end - offset])
                 if offset + len(samples) > frames:
                     overran.add(part)
-    fade = min(frames, 256)
     for part in overran:
-        audio[part][frames - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
-    for samples in audio.values():
-        samples.flush()
-    del audio
+        _fade_out_end(files[part], frames)
+
+
+def _add_into(raw: Path, offset: int, samples: np.ndarray) -> None:
+    """Add ``samples`` (frames, 2) into the raw float32 stereo file from frame ``offset``, mapping only that
+    stretch of the file (so a long part never sits whole in memory)."""
+    target = np.memmap(raw, dtype=np.float32, mode="r+", offset=offset * 8, shape=samples.shape)
+    target += samples
+    target.flush()
+    del target
+
+
+def _fade_out_end(raw: Path, frames: int) -> None:
+    """The last 256 frames of the file faded out, as `fit_length` fades a render it cuts short."""
+    fade = min(frames, 256)
+    target = np.memmap(raw, dtype=np.float32, mode="r+", offset=(frames - fade) * 8, shape=(fade, 2))
+    target *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+    target.flush()
+    del target
 
 
 def _render_cost(piece: Score) -> float:
