@@ -103,10 +103,12 @@ def _draw_thumbnails(ax: Any, ev: Evaluation, end: float) -> None:
 
 
 def _draw_piano_roll(ax: Any, ev: Evaluation) -> None:
+    from score_core.analysis.musicality import BASS_PROGRAMS
     from score_core.harmony import HARMONY_PROGRAM
 
     for note in ev.notes:
-        colour = "tab:purple" if note.is_drum else "tab:olive" if note.program == HARMONY_PROGRAM else "tab:blue"
+        colour = ("tab:gray" if note.is_drum else "tab:olive" if note.program == HARMONY_PROGRAM
+                  else "tab:brown" if note.program in BASS_PROGRAMS else "tab:blue")
         ax.broken_barh([(note.start, note.end - note.start)], (note.pitch - 0.4, 0.8), color=colour)
     for start in phrase_starts(ev.markers):
         ax.axvline(start, color="tab:blue", ls="--", lw=0.6, alpha=0.6)
@@ -116,4 +118,4 @@ def _draw_piano_roll(ax: Any, ev: Evaluation) -> None:
         if marker.text.startswith("theme "):
             ax.text(marker.time, max(pitches) + 5, marker.text.removeprefix("theme ").replace(" again", "'"),
                     fontsize=6, va="top")
-    ax.set_ylabel("pitch (olive: chords; dashed: phrase starts; letters: themes)")
+    ax.set_ylabel("pitch (olive: chords, brown: bass, grey: drums;\ndashed: phrase starts; letters: themes)")
