@@ -284,8 +284,7 @@ def _add_into(raw: Path, offset: int, samples: np.ndarray) -> None:
     stretch of the file (so a long part never sits whole in memory)."""
     target = np.memmap(raw, dtype=np.float32, mode="r+", offset=offset * 8, shape=samples.shape)
     target += samples
-    target.flush()
-    del target
+    del target  # unmapped; the pages stay in the file (no msync: nothing outlives the scratch folder)
 
 
 def _fade_out_end(raw: Path, frames: int) -> None:
@@ -293,7 +292,6 @@ def _fade_out_end(raw: Path, frames: int) -> None:
     fade = min(frames, 256)
     target = np.memmap(raw, dtype=np.float32, mode="r+", offset=(frames - fade) * 8, shape=(fade, 2))
     target *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
-    target.flush()
     del target
 
 
