@@ -239,7 +239,7 @@ def _fluidsynth_parts(score: Score, parts: list[str], files: dict[str, Path], sa
     `fit_length` cuts a render). All (part, span) pieces share one pool of FluidSynth processes, one per CPU,
     the costliest first, so no CPU waits for another part's last span; a piece's audio is added into its part's
     file as soon as it is done."""
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     spans = min(4, _cpus()) if score.duration >= PARALLEL_SECONDS else 1
     jobs: list[tuple[str, int, Score]] = []
@@ -262,7 +262,7 @@ def _fluidsynth_parts(score: Score, parts: list[str], files: dict[str, Path], sa
             pending[pool.submit(fluidsynth.render_midi, midi_file, font, sample_rate, binary=binary,
                                 timeout=_fluidsynth_timeout(score.duration))] = (part, offset)
         while pending:
-            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 part, offset = pending.pop(future)
                 if future.exception() is not None:
