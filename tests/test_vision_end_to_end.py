@@ -3,7 +3,6 @@
 import json
 
 import mido
-
 import pytest
 from score_e2e import run_score, shared_video
 
